@@ -1,0 +1,69 @@
+/* tether-collection.h
+ *
+ * Copyright 2026 The Tether authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "tether-record.h"
+
+G_BEGIN_DECLS
+
+#define TETHER_TYPE_COLLECTION (tether_collection_get_type ())
+
+G_DECLARE_FINAL_TYPE (TetherCollection, tether_collection, TETHER, COLLECTION, GObject)
+
+/* A GListModel of TetherRecord in insertion order. Tombstones (deleted
+ * records whose DELETE is not pushed yet) are not list items but are kept
+ * in the collection until tether_collection_forget() drops them. */
+TetherCollection *tether_collection_new               (void);
+
+guint             tether_collection_get_n_records     (TetherCollection *self);
+TetherRecord     *tether_collection_lookup_cid        (TetherCollection *self,
+                                                       const char       *cid);
+/* @id: a JSON integer or string node; 42 and "42" are different ids. */
+TetherRecord     *tether_collection_lookup_id         (TetherCollection *self,
+                                                       JsonNode         *id);
+/* Looks up by cid, then by the id's text form (for command-line refs). */
+TetherRecord     *tether_collection_lookup_ref        (TetherCollection *self,
+                                                       const char       *ref);
+
+void              tether_collection_add               (TetherCollection *self,
+                                                       TetherRecord     *record);
+/* Adds every record of @records in one items-changed. */
+void              tether_collection_add_many          (TetherCollection *self,
+                                                       TetherRecord    **records,
+                                                       guint             n_records);
+/* The user deletes @record: a record with a server id becomes a tombstone
+ * (state deleted, out of the list, kept in the pending deletions); a record
+ * never pushed is removed outright. Returns %TRUE if it became a tombstone. */
+gboolean          tether_collection_delete            (TetherCollection *self,
+                                                       TetherRecord     *record);
+/* Puts a tombstone back in the list (undo of a delete), in @state. */
+void              tether_collection_restore           (TetherCollection *self,
+                                                       TetherRecord     *record,
+                                                       TetherSyncState   state);
+/* Removes @record (list item or tombstone) for good: the server deleted it,
+ * or its DELETE was pushed. */
+void              tether_collection_forget            (TetherCollection *self,
+                                                       TetherRecord     *record);
+/* Removes many records for good in as few items-changed as possible. */
+void              tether_collection_forget_many       (TetherCollection *self,
+                                                       TetherRecord    **records,
+                                                       guint             n_records);
+/* Borrowed array of tombstones in deletion order. */
+GPtrArray        *tether_collection_get_tombstones    (TetherCollection *self);
+
+const char       *tether_collection_get_title_field   (TetherCollection *self);
+void              tether_collection_set_title_field   (TetherCollection *self,
+                                                       const char       *title_field);
+
+/* A new array (of references) of the list's records sorted by @sort. */
+GPtrArray        *tether_collection_dup_sorted        (TetherCollection *self,
+                                                       TetherRecordSort  sort);
+
+G_END_DECLS
