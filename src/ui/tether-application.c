@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "tether-application.h"
+#include "tether-resources.h"
 #include "tether-window.h"
 
 struct _TetherApplication
@@ -111,7 +112,8 @@ tether_application_startup (GApplication *app)
 
   G_APPLICATION_CLASS (tether_application_parent_class)->startup (app);
 
-  g_set_application_name (_("Tether"));
+  if (g_get_application_name () == NULL)
+    g_set_application_name (_("Tether"));
   gtk_window_set_default_icon_name (APP_ID);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self),
@@ -135,6 +137,8 @@ static void
 tether_application_class_init (TetherApplicationClass *klass)
 {
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  tether_register_resource ();
 
   app_class->activate = tether_application_activate;
   app_class->startup = tether_application_startup;
