@@ -31,11 +31,21 @@ TetherRecord    *tether_record_new                  (void);
 /* A record as the store keeps it (one serialized line, see
  * tether_record_serialize()). Only the bookkeeping members are read now;
  * the attributes are parsed on first use, so opening a large store does not
- * pay for records nobody looks at. The line's syntax is validated here. */
+ * pay for records nobody looks at. The line's syntax is validated here
+ * (full JSON, see tether-json-scan.h); errors are TETHER_RECORD_ERROR_INVALID.
+ * May run in a worker thread, on a record no other thread sees yet. */
 TetherRecord    *tether_record_new_from_line        (GBytes         *line,
                                                      GError        **error);
-/* A record first seen on the server: attributes and base are @attributes
- * (without the id member), state synced. */
+/* The same for the line at @offset, @length bytes long, inside @buffer (for
+ * instance a whole store file): the record keeps a reference on @buffer
+ * instead of allocating a GBytes per line. */
+TetherRecord    *tether_record_new_from_buffer      (GBytes         *buffer,
+                                                     gsize           offset,
+                                                     gsize           length,
+                                                     GError        **error);
+/* A record first seen on the server: attributes and base are copies of
+ * @attributes, state synced, no modified time. The caller leaves the id
+ * member out of @attributes (its name is a setting). */
 TetherRecord    *tether_record_new_from_server      (JsonNode       *id,
                                                      JsonObject     *attributes);
 
@@ -47,7 +57,11 @@ void             tether_record_set_id               (TetherRecord   *self,
                                                      JsonNode       *id);
 /* The id in text form ("42", "abc"), or %NULL while unset. */
 char            *tether_record_dup_id_string        (TetherRecord   *self);
+/* Whether @id can be a server id: a JSON integer or a non-empty string. */
+gboolean         tether_record_id_is_valid          (JsonNode       *id);
 
+/* Never %NULL: "" when no attribute gives a title. Found without parsing
+ * a record loaded from a line. */
 const char      *tether_record_get_title            (TetherRecord   *self);
 const char      *tether_record_get_title_field      (TetherRecord   *self);
 void             tether_record_set_title_field      (TetherRecord   *self,
@@ -65,8 +79,13 @@ const char      *tether_record_get_etag             (TetherRecord   *self);
 void             tether_record_set_etag             (TetherRecord   *self,
                                                      const char     *etag);
 
-/* Attributes: the JSON object the user edits. The "user" setters mark the
- * record pending, bump the revision and set the modified time. */
+/* Attributes: the JSON object the user edits; treat what the getters
+ * return as read-only. The "user" setters (set_attribute, set_string,
+ * unset_attribute, update) bump the revision, set the modified time and
+ * mark the record pending; a tombstone stays deleted and a record in
+ * conflict stays in conflict. Values are copied and compared with
+ * json_node_equal(), so setting 1.0 where 1 is stored changes nothing.
+ * %NULL values are stored as JSON null. */
 JsonObject      *tether_record_get_attributes       (TetherRecord   *self);
 JsonNode        *tether_record_get_attribute        (TetherRecord   *self,
                                                      const char     *name);
@@ -115,8 +134,14 @@ JsonObject      *tether_record_get_conflict         (TetherRecord   *self);
 void             tether_record_set_conflict         (TetherRecord   *self,
                                                      JsonObject     *conflict);
 
-/* The store's form: one line of JSON (no trailing newline) holding cid, id,
- * state, revision, modified, etag, error, attributes, base and conflict. */
+/* The store's form: one line of JSON (no trailing newline), members in
+ * this order:
+ * {"cid":"…","id":42|"abc"|null,"state":"pending","rev":3,
+ *  "modified":"2026-04-25T12:27:45.123456Z"|null,"etag":"…"|null,
+ *  "error":"…"|null,"attributes":{…},"base":{…}|null,"conflict":{…}|null}
+ * A record loaded from a line and not changed since returns that line (a
+ * reference or a slice of the buffer, no copy). Not thread-safe against
+ * edits: call it where the record is edited (the main thread). */
 GBytes          *tether_record_serialize            (TetherRecord   *self);
 
 G_END_DECLS

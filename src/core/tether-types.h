@@ -64,6 +64,21 @@ typedef enum
   TETHER_RECORD_SORT_MODIFIED,
 } TetherRecordSort;
 
+typedef enum
+{
+  TETHER_SYNC_PHASE_IDLE,
+  TETHER_SYNC_PHASE_PULLING,
+  TETHER_SYNC_PHASE_PUSHING,
+  TETHER_SYNC_PHASE_SAVING,
+} TetherSyncPhase;
+
+typedef enum /*< flags >*/
+{
+  TETHER_SYNC_FLAGS_PULL = 1 << 0,
+  TETHER_SYNC_FLAGS_PUSH = 1 << 1,
+  TETHER_SYNC_FLAGS_ALL  = TETHER_SYNC_FLAGS_PULL | TETHER_SYNC_FLAGS_PUSH,
+} TetherSyncFlags;
+
 const char      *tether_sync_state_to_string (TetherSyncState  state);
 gboolean         tether_sync_state_from_string (const char      *string,
                                                 TetherSyncState *state);

@@ -1,0 +1,398 @@
+/* tether-session.c
+ *
+ * Copyright 2026 The Tether authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include "tether-session.h"
+
+struct _TetherSession
+{
+  GObject           parent_instance;
+
+  TetherAccount    *account;
+  TetherCollection *collection;
+  TetherStore      *store;
+  TetherRemote     *remote;
+  TetherSync       *sync;
+  GFile            *directory;
+
+  guint             open : 1;
+};
+
+G_DEFINE_FINAL_TYPE (TetherSession, tether_session, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_ACCOUNT,
+  PROP_COLLECTION,
+  PROP_DIRECTORY,
+  PROP_STORE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+on_record_added_cb (TetherSession *self,
+                    TetherRecord  *record)
+{
+  tether_store_save (self->store, record);
+}
+
+static void
+on_record_removed_cb (TetherSession *self,
+                      TetherRecord  *record)
+{
+  /* A tombstone stays in the store until its DELETE is pushed; a record
+   * that never reached the server, or whose deletion is done, goes. */
+  if (tether_record_get_sync_state (record) == TETHER_SYNC_STATE_DELETED &&
+      tether_record_get_id (record) != NULL &&
+      g_ptr_array_find (tether_collection_get_tombstones (self->collection), record, NULL))
+    tether_store_save (self->store, record);
+  else
+    tether_store_remove (self->store, tether_record_get_cid (record));
+}
+
+static void
+on_record_changed_cb (TetherSession *self,
+                      TetherRecord  *record,
+                      const char    *field)
+{
+  /* The detailed emissions come first; the batch ends with field NULL.
+   * Saving on each is cheap (the store keeps the last state per record
+   * until its next write) but once is enough. */
+  if (field == NULL)
+    tether_store_save (self->store, record);
+}
+
+TetherSession *
+tether_session_new (TetherAccount *account,
+                    GFile         *store_directory)
+{
+  g_return_val_if_fail (TETHER_IS_ACCOUNT (account), NULL);
+  g_return_val_if_fail (!store_directory || G_IS_FILE (store_directory), NULL);
+
+  return g_object_new (TETHER_TYPE_SESSION,
+                       "account", account,
+                       "directory", store_directory,
+                       NULL);
+}
+
+TetherAccount *
+tether_session_get_account (TetherSession *self)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), NULL);
+
+  return self->account;
+}
+
+TetherCollection *
+tether_session_get_collection (TetherSession *self)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), NULL);
+
+  return self->collection;
+}
+
+TetherStore *
+tether_session_get_store (TetherSession *self)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), NULL);
+
+  return self->store;
+}
+
+TetherRemote *
+tether_session_get_remote (TetherSession *self)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), NULL);
+
+  return self->remote;
+}
+
+TetherSync *
+tether_session_get_sync (TetherSession *self)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), NULL);
+
+  return self->sync;
+}
+
+GFile *
+tether_session_get_directory (TetherSession *self)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), NULL);
+
+  return self->directory;
+}
+
+gboolean
+tether_session_is_open (TetherSession *self)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), FALSE);
+
+  return self->open;
+}
+
+guint
+tether_session_get_n_unsynced (TetherSession *self)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), 0);
+
+  return tether_collection_get_n_unsynced (self->collection);
+}
+
+static void
+tether_session_opened (TetherSession *self)
+{
+  self->open = TRUE;
+
+  g_signal_connect_object (self->collection, "record-added",
+                           G_CALLBACK (on_record_added_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->collection, "record-removed",
+                           G_CALLBACK (on_record_removed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->collection, "record-changed",
+                           G_CALLBACK (on_record_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+}
+
+static void
+tether_session_open_cb (GObject      *object,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  TetherStore *store = (TetherStore *)object;
+  g_autoptr(GTask) task = user_data;
+  TetherSession *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_store_open_finish (store, result, &error))
+    {
+      /* A damaged store is open with what could be read: the session
+       * works, and the caller shows the error. */
+      if (tether_store_is_open (store))
+        tether_session_opened (self);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  tether_session_opened (self);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+tether_session_open_async (TetherSession       *self,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (TETHER_IS_SESSION (self));
+  g_return_if_fail (!self->open);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, tether_session_open_async);
+
+  tether_store_open_async (self->store,
+                           self->collection,
+                           cancellable,
+                           tether_session_open_cb,
+                           g_steal_pointer (&task));
+}
+
+gboolean
+tether_session_open_finish (TetherSession  *self,
+                            GAsyncResult   *result,
+                            GError        **error)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+gboolean
+tether_session_open (TetherSession  *self,
+                     GError        **error)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), FALSE);
+
+  if (!tether_store_open (self->store, self->collection, error))
+    {
+      if (tether_store_is_open (self->store))
+        tether_session_opened (self);
+      return FALSE;
+    }
+
+  tether_session_opened (self);
+
+  return TRUE;
+}
+
+gboolean
+tether_session_close (TetherSession  *self,
+                      GError        **error)
+{
+  g_return_val_if_fail (TETHER_IS_SESSION (self), FALSE);
+
+  if (!self->open)
+    return TRUE;
+
+  self->open = FALSE;
+  g_signal_handlers_disconnect_by_data (self->collection, self);
+
+  return tether_store_close (self->store, error);
+}
+
+static void
+tether_session_constructed (GObject *object)
+{
+  TetherSession *self = (TetherSession *)object;
+
+  G_OBJECT_CLASS (tether_session_parent_class)->constructed (object);
+
+  if (self->directory == NULL)
+    self->directory = tether_store_default_directory (tether_account_get_server_url (self->account),
+                                                      tether_account_get_collection (self->account));
+
+  self->collection = tether_collection_new ();
+  self->store = tether_store_new (self->directory);
+  self->remote = tether_remote_new (self->account);
+  self->sync = tether_sync_new (self->account, self->remote, self->collection, self->store);
+
+  g_object_bind_property (self->account, "title-field",
+                          self->collection, "title-field",
+                          G_BINDING_SYNC_CREATE);
+}
+
+static void
+tether_session_dispose (GObject *object)
+{
+  TetherSession *self = (TetherSession *)object;
+
+  if (self->open)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!tether_session_close (self, &error))
+        g_warning ("Could not close the store in %s: %s",
+                   g_file_peek_path (self->directory), error->message);
+    }
+
+  G_OBJECT_CLASS (tether_session_parent_class)->dispose (object);
+}
+
+static void
+tether_session_finalize (GObject *object)
+{
+  TetherSession *self = (TetherSession *)object;
+
+  g_clear_object (&self->sync);
+  g_clear_object (&self->remote);
+  g_clear_object (&self->store);
+  g_clear_object (&self->collection);
+  g_clear_object (&self->account);
+  g_clear_object (&self->directory);
+
+  G_OBJECT_CLASS (tether_session_parent_class)->finalize (object);
+}
+
+static void
+tether_session_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  TetherSession *self = TETHER_SESSION (object);
+
+  switch (prop_id)
+    {
+    case PROP_ACCOUNT:
+      g_value_set_object (value, self->account);
+      break;
+
+    case PROP_COLLECTION:
+      g_value_set_object (value, self->collection);
+      break;
+
+    case PROP_DIRECTORY:
+      g_value_set_object (value, self->directory);
+      break;
+
+    case PROP_STORE:
+      g_value_set_object (value, self->store);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_session_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  TetherSession *self = TETHER_SESSION (object);
+
+  switch (prop_id)
+    {
+    case PROP_ACCOUNT:
+      self->account = g_value_dup_object (value);
+      break;
+
+    case PROP_DIRECTORY:
+      self->directory = g_value_dup_object (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_session_class_init (TetherSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = tether_session_constructed;
+  object_class->dispose = tether_session_dispose;
+  object_class->finalize = tether_session_finalize;
+  object_class->get_property = tether_session_get_property;
+  object_class->set_property = tether_session_set_property;
+
+  properties[PROP_ACCOUNT] =
+    g_param_spec_object ("account", NULL, NULL,
+                         TETHER_TYPE_ACCOUNT,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+
+  properties[PROP_COLLECTION] =
+    g_param_spec_object ("collection", NULL, NULL,
+                         TETHER_TYPE_COLLECTION,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  properties[PROP_DIRECTORY] =
+    g_param_spec_object ("directory", NULL, NULL,
+                         G_TYPE_FILE,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+
+  properties[PROP_STORE] =
+    g_param_spec_object ("store", NULL, NULL,
+                         TETHER_TYPE_STORE,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+tether_session_init (TetherSession *self)
+{
+}
