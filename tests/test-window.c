@@ -10,17 +10,61 @@
 #include <adwaita.h>
 
 #include "tether-application.h"
+#include "tether-record-editor.h"
+#include "tether-record-row.h"
+#include "tether-test-json-server.h"
+#include "tether-test-util.h"
 #include "tether-window.h"
 
-static void
-iterate_until_idle (void)
+/*
+ * Driving the real window: its actions, its widgets, its models. The
+ * main loop runs for real; waits are on conditions with a deadline.
+ */
+
+static gboolean
+deadline_cb (gpointer user_data)
 {
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  g_error ("Timed out waiting for the window");
+  return G_SOURCE_REMOVE;
 }
 
-/* Walks the widget tree for the first widget that is of @type and, when
- * @action_name is given, whose GtkActionable action is @action_name. */
+static void
+wait_for (gboolean (*condition) (gpointer),
+          gpointer   data)
+{
+  guint id = g_timeout_add_seconds (60, deadline_cb, NULL);
+
+  while (!condition (data))
+    g_main_context_iteration (NULL, TRUE);
+
+  g_source_remove (id);
+}
+
+static gboolean
+time_passed_cb (gpointer user_data)
+{
+  gboolean *done = user_data;
+
+  *done = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+flag_is_set (gpointer data)
+{
+  return *(gboolean *)data;
+}
+
+/* Lets redraws, idles and incremental sorting happen for @ms. */
+static void
+run_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, time_passed_cb, &done);
+  wait_for (flag_is_set, &done);
+}
+
 static GtkWidget *
 find_widget (GtkWidget  *root,
              GType       type,
@@ -48,22 +92,253 @@ find_widget (GtkWidget  *root,
   return NULL;
 }
 
-static TetherApplication *
-make_application (void)
+static GtkWidget *
+find_named (GtkWidget  *root,
+            const char *buildable_id)
+{
+  /* Template children are found by walking to a widget that the tests
+   * can tell apart: the id label of rows, the banner... */
+  for (GtkWidget *child = gtk_widget_get_first_child (root);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found;
+
+      if (g_strcmp0 (gtk_buildable_get_buildable_id (GTK_BUILDABLE (child)), buildable_id) == 0)
+        return child;
+      if ((found = find_named (child, buildable_id)))
+        return found;
+    }
+
+  return NULL;
+}
+
+typedef struct
+{
+  TetherApplication *app;
+  TetherWindow      *window;
+  TetherSession     *session;
+  TetherCollection  *collection;
+} Ui;
+
+static gboolean
+session_is_open (gpointer data)
+{
+  Ui *ui = data;
+
+  return tether_session_is_open (ui->session);
+}
+
+static void
+ui_open (Ui         *ui,
+         const char *server_url)
 {
   static guint counter;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSettings) settings = g_settings_new (BASE_APP_ID);
   g_autofree char *app_id = NULL;
-  TetherApplication *app;
+  g_autofree char *collection = NULL;
+
+  /* Each test has its own store: its own collection name. */
+  collection = g_strdup_printf ("records%u", ++counter);
+  g_settings_set_string (settings, "server-url", server_url ? server_url : "");
+  g_settings_set_string (settings, "collection", server_url ? "records" : collection);
+  g_settings_set_string (settings, "selected-record", "");
+  g_settings_set_string (settings, "sort-order", "title");
 
   /* Each test gets its own id: the D-Bus object path of a finished
    * application is released only when its connection is. */
-  app_id = g_strdup_printf ("%s.Test%u", APP_ID, ++counter);
-  app = tether_application_new (app_id, G_APPLICATION_NON_UNIQUE);
-  g_application_register (G_APPLICATION (app), NULL, &error);
+  app_id = g_strdup_printf ("%s.Test%u", APP_ID, counter);
+  ui->app = tether_application_new (app_id, G_APPLICATION_NON_UNIQUE);
+  g_application_register (G_APPLICATION (ui->app), NULL, &error);
   g_assert_no_error (error);
 
-  return app;
+  g_application_activate (G_APPLICATION (ui->app));
+  ui->window = TETHER_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (ui->app)));
+  g_assert_true (TETHER_IS_WINDOW (ui->window));
+  ui->session = tether_window_get_session (ui->window);
+  ui->collection = tether_session_get_collection (ui->session);
+
+  wait_for (session_is_open, ui);
+  run_for (50);
+}
+
+static void
+ui_close (Ui *ui)
+{
+  TetherApplication *app = g_steal_pointer (&ui->app);
+  GtkWindow *window = GTK_WINDOW (g_steal_pointer (&ui->window));
+  g_autoptr(GError) error = NULL;
+
+  g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &window);
+  gtk_window_destroy (window);
+  run_for (50);
+  g_assert_null (window);
+
+  /* What the application does when it shuts down: the last edits reach
+   * the disk and the store's lock is let go. (A registered application
+   * is kept alive by its D-Bus export, so it is not finalized here.) */
+  tether_session_close (ui->session, &error);
+  g_assert_no_error (error);
+  g_assert_false (tether_store_is_open (tether_session_get_store (ui->session)));
+  g_object_unref (app);
+}
+
+static void
+activate (Ui         *ui,
+          const char *action)
+{
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (ui->window), action, NULL));
+  run_for (20);
+}
+
+static const char *
+list_page (Ui *ui)
+{
+  GtkStack *stack = GTK_STACK (find_named (GTK_WIDGET (ui->window), "list_stack"));
+
+  return gtk_stack_get_visible_child_name (stack);
+}
+
+/* The row widget that shows @record, if the list has realized one. */
+static TetherRecordRow *
+find_row (Ui           *ui,
+          TetherRecord *record)
+{
+  GtkWidget *list = find_named (GTK_WIDGET (ui->window), "list_view");
+  GQueue queue = G_QUEUE_INIT;
+
+  g_queue_push_tail (&queue, list);
+  while (!g_queue_is_empty (&queue))
+    {
+      GtkWidget *widget = g_queue_pop_head (&queue);
+
+      if (TETHER_IS_RECORD_ROW (widget) &&
+          tether_record_row_get_record (TETHER_RECORD_ROW (widget)) == record)
+        {
+          g_queue_clear (&queue);
+          return TETHER_RECORD_ROW (widget);
+        }
+
+      for (GtkWidget *child = gtk_widget_get_first_child (widget);
+           child != NULL;
+           child = gtk_widget_get_next_sibling (child))
+        g_queue_push_tail (&queue, child);
+    }
+
+  return NULL;
+}
+
+typedef struct
+{
+  Ui           *ui;
+  TetherRecord *record;
+} RowWait;
+
+static gboolean
+row_is_shown (gpointer data)
+{
+  RowWait *wait = data;
+
+  return find_row (wait->ui, wait->record) != NULL;
+}
+
+/* The row of @record, once incremental sorting has placed it. */
+static TetherRecordRow *
+wait_for_row (Ui           *ui,
+              TetherRecord *record)
+{
+  RowWait wait = { ui, record };
+
+  wait_for (row_is_shown, &wait);
+
+  return find_row (ui, record);
+}
+
+static const char *
+row_label (TetherRecordRow *row,
+           const char      *name)
+{
+  return gtk_label_get_text (GTK_LABEL (find_named (GTK_WIDGET (row), name)));
+}
+
+static const char *
+subtitle (Ui *ui)
+{
+  AdwWindowTitle *title = ADW_WINDOW_TITLE (find_named (GTK_WIDGET (ui->window), "window_title"));
+
+  return adw_window_title_get_subtitle (title);
+}
+
+static gboolean
+sync_is_idle (gpointer data)
+{
+  Ui *ui = data;
+
+  return !tether_sync_get_running (tether_session_get_sync (ui->session));
+}
+
+static void
+sync_and_wait (Ui *ui)
+{
+  activate (ui, "win.sync");
+  wait_for (sync_is_idle, ui);
+  run_for (50);
+}
+
+/*
+ * Tests
+ */
+
+static void
+test_window_structure (void)
+{
+  Ui ui = { NULL };
+  GtkWidget *header;
+
+  ui_open (&ui, NULL);
+
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (ui.window)));
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (ui.window)), ==, "Tether");
+
+  header = find_named (GTK_WIDGET (ui.window), "sidebar_header");
+  g_assert_nonnull (header);
+  g_assert_nonnull (find_widget (header, GTK_TYPE_BUTTON, "win.add"));
+  g_assert_nonnull (find_widget (header, GTK_TYPE_BUTTON, "win.sync"));
+  g_assert_nonnull (find_named (header, "search_button"));
+  g_assert_nonnull (find_widget (header, GTK_TYPE_MENU_BUTTON, NULL));
+
+  /* An empty store: the status page with its Add button. */
+  g_assert_cmpstr (list_page (&ui), ==, "empty");
+  g_assert_nonnull (find_widget (find_named (GTK_WIDGET (ui.window), "empty_page"), GTK_TYPE_BUTTON, "win.add"));
+  g_assert_cmpstr (subtitle (&ui), ==, "All changes synced");
+
+  ui_close (&ui);
+}
+
+static void
+test_window_accels (void)
+{
+  Ui ui = { NULL };
+  struct { const char *action; const char *accel; } expected[] = {
+    { "app.quit", "<Control>q" },
+    { "win.add", "<Control>n" },
+    { "win.sync", "<Control>r" },
+    { "app.preferences", "<Control>comma" },
+    { "win.show-help-overlay", "<Control>question" },
+  };
+
+  ui_open (&ui, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (ui.app), expected[i].action);
+
+      g_assert_nonnull (accels);
+      g_assert_cmpstr (accels[0], ==, expected[i].accel);
+    }
+
+  ui_close (&ui);
 }
 
 static GtkWindow *
@@ -83,118 +358,365 @@ find_toplevel_of_type (GType type)
 }
 
 static void
-test_window_structure (void)
-{
-  g_autoptr(TetherApplication) app = make_application ();
-  GtkWindow *window;
-  GtkWidget *header;
-
-  g_application_activate (G_APPLICATION (app));
-  iterate_until_idle ();
-
-  window = gtk_application_get_active_window (GTK_APPLICATION (app));
-  g_assert_true (TETHER_IS_WINDOW (window));
-  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
-  g_assert_cmpstr (gtk_window_get_title (window), ==, "Tether");
-
-  header = find_widget (GTK_WIDGET (window), ADW_TYPE_HEADER_BAR, NULL);
-  g_assert_nonnull (header);
-  g_assert_nonnull (find_widget (header, GTK_TYPE_BUTTON, "win.add"));
-  g_assert_nonnull (find_widget (header, GTK_TYPE_BUTTON, "win.sync"));
-  g_assert_nonnull (find_widget (header, GTK_TYPE_MENU_BUTTON, NULL));
-
-  /* The empty state offers the way forward: an Add button. */
-  g_assert_nonnull (find_widget (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE, NULL));
-
-  gtk_window_destroy (window);
-  iterate_until_idle ();
-}
-
-static void
-test_window_accels (void)
-{
-  g_autoptr(TetherApplication) app = make_application ();
-  g_auto(GStrv) quit = NULL;
-  g_auto(GStrv) add = NULL;
-  g_auto(GStrv) sync = NULL;
-
-  g_application_activate (G_APPLICATION (app));
-  iterate_until_idle ();
-
-  quit = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "app.quit");
-  add = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "win.add");
-  sync = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "win.sync");
-  g_assert_cmpstrv (quit, ((const char *[]) { "<Control>q", NULL }));
-  g_assert_cmpstrv (add, ((const char *[]) { "<Control>n", NULL }));
-  g_assert_cmpstrv (sync, ((const char *[]) { "<Control>r", NULL }));
-
-  gtk_window_destroy (gtk_application_get_active_window (GTK_APPLICATION (app)));
-  iterate_until_idle ();
-}
-
-static void
 test_window_about (void)
 {
-  g_autoptr(TetherApplication) app = make_application ();
+  Ui ui = { NULL };
   GtkWindow *about;
 
-  g_application_activate (G_APPLICATION (app));
-  iterate_until_idle ();
+  ui_open (&ui, NULL);
 
-  g_assert_true (g_action_group_has_action (G_ACTION_GROUP (app), "about"));
-  g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
-  iterate_until_idle ();
+  g_action_group_activate_action (G_ACTION_GROUP (ui.app), "about", NULL);
+  run_for (50);
 
   about = find_toplevel_of_type (ADW_TYPE_ABOUT_WINDOW);
   g_assert_nonnull (about);
   g_assert_cmpstr (adw_about_window_get_version (ADW_ABOUT_WINDOW (about)), ==, PACKAGE_VERSION);
   g_assert_cmpstr (adw_about_window_get_application_name (ADW_ABOUT_WINDOW (about)), ==, "Tether");
   g_assert_cmpint (adw_about_window_get_license_type (ADW_ABOUT_WINDOW (about)), ==, GTK_LICENSE_GPL_3_0);
+  g_assert_nonnull (adw_about_window_get_website (ADW_ABOUT_WINDOW (about)));
   gtk_window_destroy (about);
 
-  gtk_window_destroy (gtk_application_get_active_window (GTK_APPLICATION (app)));
-  iterate_until_idle ();
+  ui_close (&ui);
+}
+
+static void
+test_window_add_and_edit (void)
+{
+  Ui ui = { NULL };
+  TetherRecordEditor *editor;
+  TetherRecordRow *row;
+  TetherRecord *record;
+
+  ui_open (&ui, NULL);
+
+  activate (&ui, "win.add");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (ui.collection)), ==, 1);
+  record = tether_window_get_selected_record (ui.window);
+  g_assert_nonnull (record);
+  g_assert_cmpstr (list_page (&ui), ==, "list");
+
+  /* The editor shows the new record, its title field ready. */
+  editor = TETHER_RECORD_EDITOR (find_named (GTK_WIDGET (ui.window), "editor"));
+  g_assert_true (tether_record_editor_get_record (editor) == record);
+
+  row = wait_for_row (&ui, record);
+  g_assert_cmpstr (row_label (row, "title_label"), ==, "Untitled");
+  g_assert_cmpstr (row_label (row, "id_label"), ==, "Not yet synced");
+
+  /* Typing a title shows in the row by itself. */
+  tether_record_set_string (record, "title", "Buy milk");
+  run_for (20);
+  g_assert_cmpstr (row_label (row, "title_label"), ==, "Buy milk");
+  g_assert_cmpstr (subtitle (&ui), ==, "1 change to send");
+
+  ui_close (&ui);
+}
+
+static void
+test_window_delete_undo (void)
+{
+  Ui ui = { NULL };
+  TetherRecord *record;
+  guint64 revision;
+
+  ui_open (&ui, NULL);
+
+  activate (&ui, "win.add");
+  record = g_object_ref (tether_window_get_selected_record (ui.window));
+  tether_record_set_string (record, "title", "Keep me");
+  revision = tether_record_get_revision (record);
+
+  activate (&ui, "win.delete-record");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (ui.collection)), ==, 0);
+  g_assert_cmpstr (list_page (&ui), ==, "empty");
+
+  activate (&ui, "win.undo-delete");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (ui.collection)), ==, 1);
+  g_assert_true (g_list_model_get_item (G_LIST_MODEL (ui.collection), 0) == record);
+  g_object_unref (record);   /* the reference get_item gave */
+  g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_PENDING);
+  g_assert_cmpuint (tether_record_get_revision (record), ==, revision);
+  g_assert_cmpstr (tether_record_get_title (record), ==, "Keep me");
+  g_assert_true (tether_window_get_selected_record (ui.window) == record);
+
+  /* Undo is once. */
+  gtk_widget_activate_action (GTK_WIDGET (ui.window), "win.undo-delete", NULL);
+  run_for (20);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (ui.collection)), ==, 1);
+
+  g_object_unref (record);
+  ui_close (&ui);
+}
+
+static gboolean
+filter_settled (gpointer data)
+{
+  Ui *ui = data;
+  GListModel *visible = tether_window_get_visible_records (ui->window);
+
+  return gtk_filter_list_model_get_pending (GTK_FILTER_LIST_MODEL (visible)) == 0;
+}
+
+typedef struct
+{
+  GListModel *model;
+  guint       count;
+} CountWait;
+
+static gboolean
+count_reached (gpointer data)
+{
+  CountWait *wait = data;
+
+  return g_list_model_get_n_items (wait->model) == wait->count &&
+         gtk_filter_list_model_get_pending (GTK_FILTER_LIST_MODEL (wait->model)) == 0;
+}
+
+/* Sorting and filtering run incrementally; wait for them to settle. */
+static void
+wait_for_count (GListModel *visible,
+                guint       count)
+{
+  CountWait wait = { visible, count };
+
+  wait_for (count_reached, &wait);
+}
+
+typedef struct
+{
+  GListModel *model;
+  const char *title;
+} FirstWait;
+
+static gboolean
+first_is (gpointer data)
+{
+  FirstWait *wait = data;
+  g_autoptr(TetherRecord) first = g_list_model_get_item (wait->model, 0);
+
+  return first != NULL && g_strcmp0 (tether_record_get_title (first), wait->title) == 0;
+}
+
+static void
+wait_for_first (GListModel *visible,
+                const char *title)
+{
+  FirstWait wait = { visible, title };
+
+  wait_for (first_is, &wait);
+}
+
+static void
+set_search (Ui         *ui,
+            const char *text)
+{
+  GtkSearchBar *bar = GTK_SEARCH_BAR (find_named (GTK_WIDGET (ui->window), "search_bar"));
+  GtkEditable *entry = GTK_EDITABLE (gtk_search_bar_get_child (bar));
+
+  gtk_editable_set_text (entry, text);
+  /* The search entry waits a moment before it says the text changed. */
+  run_for (400);
+  wait_for (filter_settled, ui);
+}
+
+static void
+test_window_filter_and_sort (void)
+{
+  static const char * const titles[] = { "Cherry", "apple", "Banana split" };
+  Ui ui = { NULL };
+  GListModel *visible;
+  g_autoptr(GSettings) settings = g_settings_new (BASE_APP_ID);
+
+  ui_open (&ui, NULL);
+  visible = tether_window_get_visible_records (ui.window);
+
+  for (guint i = 0; i < G_N_ELEMENTS (titles); i++)
+    {
+      g_autoptr(TetherRecord) record = tether_record_new ();
+
+      tether_record_set_string (record, "title", titles[i]);
+      tether_record_set_string (record, "note", i == 2 ? "with cream" : "plain");
+      tether_collection_add (ui.collection, record);
+    }
+  wait_for_count (visible, 3);
+
+  /* Sorted by title, case-insensitively. */
+  wait_for_first (visible, "apple");
+
+  /* By last change: the newest first. */
+  g_settings_set_string (settings, "sort-order", "modified");
+  wait_for_first (visible, "Banana split");
+  g_settings_set_string (settings, "sort-order", "title");
+  wait_for_first (visible, "apple");
+
+  /* Every text field counts, whatever the case. */
+  activate (&ui, "win.search");
+  set_search (&ui, "CREAM");
+  wait_for_count (visible, 1);
+  wait_for_first (visible, "Banana split");
+
+  set_search (&ui, "an");
+  wait_for_count (visible, 1);
+
+  set_search (&ui, "zzz");
+  wait_for_count (visible, 0);
+  g_assert_cmpstr (list_page (&ui), ==, "no-results");
+
+  set_search (&ui, "");
+  wait_for_count (visible, 3);
+  g_assert_cmpstr (list_page (&ui), ==, "list");
+
+  ui_close (&ui);
+}
+
+static TetherTestJsonServer *
+start_json_server (const char *db)
+{
+  g_autoptr(GError) error = NULL;
+  TetherTestJsonServer *server = tether_test_json_server_new (db, &error);
+
+  g_assert_no_error (error);
+
+  return server;
+}
+
+static void
+test_window_sync (void)
+{
+  g_autoptr(TetherTestJsonServer) server = start_json_server (NULL);
+  g_autoptr(JsonArray) records = NULL;
+  TetherRecordRow *row;
+  TetherRecord *record;
+  Ui ui = { NULL };
+
+  ui_open (&ui, tether_test_json_server_get_url (server));
+
+  activate (&ui, "win.add");
+  record = tether_window_get_selected_record (ui.window);
+  tether_record_set_string (record, "title", "From the train");
+  row = wait_for_row (&ui, record);
+  g_assert_cmpstr (row_label (row, "id_label"), ==, "Not yet synced");
+  g_assert_cmpstr (subtitle (&ui), ==, "1 change to send");
+
+  sync_and_wait (&ui);
+
+  /* The server's id reached the row through notify::id alone. */
+  g_assert_cmpstr (row_label (row, "id_label"), ==, "#1");
+  g_assert_cmpstr (subtitle (&ui), ==, "All changes synced");
+  g_assert_cmpuint (tether_collection_get_n_unsynced (ui.collection), ==, 0);
+
+  records = tether_test_json_server_dup_collection (server, "records");
+  g_assert_cmpuint (json_array_get_length (records), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (records, 0), "title"),
+                   ==, "From the train");
+
+  ui_close (&ui);
+}
+
+static void
+test_window_offline (void)
+{
+  g_autoptr(TetherTestJsonServer) server = start_json_server (NULL);
+  g_autofree char *url = g_strdup (tether_test_json_server_get_url (server));
+  GtkRevealer *banner;
+  Ui ui = { NULL };
+
+  tether_test_json_server_stop (server);
+  ui_open (&ui, url);
+
+  activate (&ui, "win.add");
+  tether_record_set_string (tether_window_get_selected_record (ui.window), "title", "Kept");
+  sync_and_wait (&ui);
+
+  banner = GTK_REVEALER (find_named (GTK_WIDGET (ui.window), "banner_revealer"));
+  g_assert_true (gtk_revealer_get_reveal_child (banner));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (find_named (GTK_WIDGET (ui.window), "banner_label"))),
+                   ==, "Offline — changes are kept and will be sent when you sync");
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (find_named (GTK_WIDGET (ui.window), "banner_button"))),
+                   ==, "win.sync");
+  /* Nothing lost. */
+  g_assert_cmpuint (tether_collection_get_n_unsynced (ui.collection), ==, 1);
+
+  ui_close (&ui);
+}
+
+static void
+test_window_conflict (void)
+{
+  g_autoptr(TetherTestJsonServer) server = start_json_server ("{\"records\": [{\"id\": 1, \"title\": \"Agenda\"}]}");
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonArray) records = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherRecord) record = NULL;
+  TetherRecordEditor *editor;
+  TetherRecordRow *row;
+  Ui ui = { NULL };
+  guint status = 0;
+
+  ui_open (&ui, tether_test_json_server_get_url (server));
+  sync_and_wait (&ui);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (ui.collection)), ==, 1);
+  record = g_list_model_get_item (G_LIST_MODEL (ui.collection), 0);
+
+  tether_record_set_string (record, "title", "Agenda (mine)");
+  reply = tether_test_json_server_request (server, "PATCH", "/records/1", "{\"title\": \"Agenda (theirs)\"}",
+                                           &status, &error);
+  g_assert_no_error (error);
+  sync_and_wait (&ui);
+
+  g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_CONFLICT);
+  row = wait_for_row (&ui, record);
+  g_assert_cmpstr (gtk_widget_get_tooltip_text (find_named (GTK_WIDGET (row), "state_icon")),
+                   ==, "In conflict with the server");
+
+  /* The editor offers both; keeping mine makes it pending. */
+  tether_window_select_record (ui.window, record);
+  run_for (50);
+  editor = TETHER_RECORD_EDITOR (find_named (GTK_WIDGET (ui.window), "editor"));
+  g_assert_true (tether_record_editor_get_record (editor) == record);
+  g_signal_emit_by_name (editor, "resolve", NULL, TRUE);
+  g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_PENDING);
+
+  sync_and_wait (&ui);
+  g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_SYNCED);
+  records = tether_test_json_server_dup_collection (server, "records");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (records, 0), "title"),
+                   ==, "Agenda (mine)");
+
+  g_clear_object (&record);
+  ui_close (&ui);
 }
 
 static void
 test_window_quit (void)
 {
-  g_autoptr(TetherApplication) app = make_application ();
+  Ui ui = { NULL };
 
-  g_application_activate (G_APPLICATION (app));
-  iterate_until_idle ();
-  g_assert_nonnull (gtk_application_get_active_window (GTK_APPLICATION (app)));
-
-  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
-  iterate_until_idle ();
-
-  g_assert_null (gtk_application_get_windows (GTK_APPLICATION (app)));
+  ui_open (&ui, NULL);
+  g_action_group_activate_action (G_ACTION_GROUP (ui.app), "quit", NULL);
+  run_for (50);
+  g_assert_null (gtk_application_get_windows (GTK_APPLICATION (ui.app)));
+  tether_session_close (ui.session, NULL);
+  g_clear_object (&ui.app);
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_autofree char *tmpdir = NULL;
-
-  /* Not G_TEST_OPTION_ISOLATE_DIRS: it also empties XDG_DATA_DIRS, and
-   * GTK needs the system's icon themes and MIME database. The user's own
-   * directories are still kept out of reach. */
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("tether-test-window-XXXXXX", NULL);
-  g_assert_nonnull (tmpdir);
-  g_setenv ("HOME", tmpdir, TRUE);
-  g_setenv ("XDG_DATA_HOME", tmpdir, TRUE);
-  g_setenv ("XDG_CONFIG_HOME", tmpdir, TRUE);
-  g_setenv ("XDG_CACHE_HOME", tmpdir, TRUE);
-  g_setenv ("XDG_STATE_HOME", tmpdir, TRUE);
-
+  tether_test_init (&argc, &argv);
   gtk_init ();
   adw_init ();
 
   g_test_add_func ("/window/structure", test_window_structure);
   g_test_add_func ("/window/accels", test_window_accels);
   g_test_add_func ("/window/about", test_window_about);
+  g_test_add_func ("/window/add-and-edit", test_window_add_and_edit);
+  g_test_add_func ("/window/delete-undo", test_window_delete_undo);
+  g_test_add_func ("/window/filter-and-sort", test_window_filter_and_sort);
+  g_test_add_func ("/window/sync", test_window_sync);
+  g_test_add_func ("/window/offline", test_window_offline);
+  g_test_add_func ("/window/conflict", test_window_conflict);
   g_test_add_func ("/window/quit", test_window_quit);
 
   return g_test_run ();

@@ -9,6 +9,8 @@
 
 #include <glib/gi18n.h>
 
+#include "tether-record-editor.h"
+#include "tether-record-row.h"
 #include "tether-window.h"
 
 struct _TetherWindow
@@ -16,29 +18,859 @@ struct _TetherWindow
   AdwApplicationWindow  parent_instance;
 
   GCancellable         *cancellable;
+  GSettings            *settings;
+  TetherSession        *session;
+
+  GtkCustomSorter      *sorter;
+  GtkSortListModel     *sort_model;
+  GtkCustomFilter      *filter;
+  GtkFilterListModel   *filter_model;
+  GtkSingleSelection   *selection;
+  char                 *search_folded;
+
+  TetherRecord         *shown_record;
+  TetherRecord         *pending_selection;
+  TetherRecord         *deleted_record;
+  TetherSyncState       deleted_state;
+
+  GNetworkMonitor      *network_monitor;
+  guint                 interval_source;
+  guint                 waiting_for_network : 1;
 
   /* Template widgets */
   AdwToastOverlay      *toast_overlay;
-  GtkStack             *main_stack;
-  AdwStatusPage        *empty_page;
+  AdwLeaflet           *leaflet;
+  AdwWindowTitle       *window_title;
+  AdwWindowTitle       *editor_title;
+  GtkSearchBar         *search_bar;
+  GtkSearchEntry       *search_entry;
+  GtkToggleButton      *search_button;
+  GtkRevealer          *banner_revealer;
+  GtkLabel             *banner_label;
+  GtkButton            *banner_button;
+  GtkStack             *list_stack;
+  GtkSpinner           *loading_spinner;
+  GtkListView          *list_view;
+  AdwStatusPage        *damaged_page;
+  GtkStack             *content_stack;
+  GtkBox               *editor_box;
   GtkButton            *sync_button;
+  GtkStack             *sync_stack;
+  GtkSpinner           *sync_spinner;
+  GtkWidget            *content;
+  TetherRecordEditor   *editor;
 };
 
 G_DEFINE_FINAL_TYPE (TetherWindow, tether_window, ADW_TYPE_APPLICATION_WINDOW)
 
+static void tether_window_update_list_page (TetherWindow *self);
+static void tether_window_show_record      (TetherWindow *self,
+                                            TetherRecord *record);
+
+enum {
+  PROP_0,
+  PROP_SESSION,
+  PROP_SETTINGS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
 TetherWindow *
 tether_window_new (TetherApplication *application)
 {
+  g_return_val_if_fail (TETHER_IS_APPLICATION (application), NULL);
+
   return g_object_new (TETHER_TYPE_WINDOW,
                        "application", application,
+                       "session", tether_application_get_session (application),
+                       "settings", tether_application_get_settings (application),
                        NULL);
 }
+
+TetherSession *
+tether_window_get_session (TetherWindow *self)
+{
+  g_return_val_if_fail (TETHER_IS_WINDOW (self), NULL);
+
+  return self->session;
+}
+
+GListModel *
+tether_window_get_visible_records (TetherWindow *self)
+{
+  g_return_val_if_fail (TETHER_IS_WINDOW (self), NULL);
+
+  return G_LIST_MODEL (self->filter_model);
+}
+
+TetherRecord *
+tether_window_get_selected_record (TetherWindow *self)
+{
+  g_return_val_if_fail (TETHER_IS_WINDOW (self), NULL);
+
+  /* The record in the editor: selected in the list, or about to be. */
+  return self->shown_record;
+}
+
+void
+tether_window_select_record (TetherWindow *self,
+                             TetherRecord *record)
+{
+  GListModel *model;
+  guint n_items;
+
+  g_return_if_fail (TETHER_IS_WINDOW (self));
+  g_return_if_fail (!record || TETHER_IS_RECORD (record));
+
+  g_clear_object (&self->pending_selection);
+
+  if (record == NULL)
+    {
+      gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
+      return;
+    }
+
+  model = G_LIST_MODEL (self->selection);
+  n_items = g_list_model_get_n_items (model);
+
+  for (guint i = 0; i < n_items; i++)
+    {
+      g_autoptr(TetherRecord) item = g_list_model_get_item (model, i);
+
+      if (item == record)
+        {
+          gtk_single_selection_set_selected (self->selection, i);
+          gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", i);
+          return;
+        }
+    }
+
+  /* Sorting and filtering are incremental: a record just added may not
+   * have reached the list yet. It is selected when it does. */
+  self->pending_selection = g_object_ref (record);
+  tether_window_show_record (self, record);
+}
+
+/* Sorting and filtering */
+
+static int
+compare_titles (TetherRecord *a,
+                TetherRecord *b)
+{
+  const char *ta = tether_record_get_title (a);
+  const char *tb = tether_record_get_title (b);
+  g_autofree char *fa = g_utf8_casefold (ta ? ta : "", -1);
+  g_autofree char *fb = g_utf8_casefold (tb ? tb : "", -1);
+
+  return g_utf8_collate (fa, fb);
+}
+
+static int
+sort_records_cb (gconstpointer a,
+                 gconstpointer b,
+                 gpointer      user_data)
+{
+  TetherWindow *self = user_data;
+  TetherRecord *ra = (TetherRecord *)a;
+  TetherRecord *rb = (TetherRecord *)b;
+  g_autofree char *order = g_settings_get_string (self->settings, "sort-order");
+
+  if (g_strcmp0 (order, "modified") == 0)
+    {
+      GDateTime *ma = tether_record_get_modified (ra);
+      GDateTime *mb = tether_record_get_modified (rb);
+
+      /* Newest first; records never changed here go last. */
+      if (ma != NULL && mb != NULL)
+        {
+          int cmp = g_date_time_compare (mb, ma);
+          if (cmp != 0)
+            return cmp;
+        }
+      else if (ma != NULL || mb != NULL)
+        return ma != NULL ? -1 : 1;
+    }
+
+  return compare_titles (ra, rb);
+}
+
+typedef struct
+{
+  const char *needle;
+  gboolean    found;
+} SearchData;
+
+static gboolean
+node_matches (JsonNode   *node,
+              const char *needle)
+{
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      g_autofree char *folded = g_utf8_casefold (json_node_get_string (node), -1);
+      return strstr (folded, needle) != NULL;
+    }
+
+  return FALSE;
+}
+
+static void
+search_member_cb (JsonObject  *object,
+                  const char  *member_name,
+                  JsonNode    *member_node,
+                  gpointer     user_data)
+{
+  SearchData *data = user_data;
+
+  if (!data->found && node_matches (member_node, data->needle))
+    data->found = TRUE;
+}
+
+static gboolean
+filter_record_cb (gpointer item,
+                  gpointer user_data)
+{
+  TetherWindow *self = user_data;
+  SearchData data = { self->search_folded, FALSE };
+
+  if (self->search_folded == NULL || self->search_folded[0] == '\0')
+    return TRUE;
+
+  tether_record_foreach (TETHER_RECORD (item), search_member_cb, &data);
+
+  return data.found;
+}
+
+static void
+on_search_changed_cb (TetherWindow   *self,
+                      GtkSearchEntry *entry)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (entry));
+  g_autofree char *folded = g_utf8_casefold (text, -1);
+  GtkFilterChange change = GTK_FILTER_CHANGE_DIFFERENT;
+
+  g_strstrip (folded);
+  g_debug ("Search for “%s”", folded);
+
+  if (g_strcmp0 (folded, self->search_folded) == 0)
+    return;
+
+  /* Typing more only narrows the matches; GTK then re-checks only the
+   * records that still match. */
+  if (self->search_folded != NULL && self->search_folded[0] != '\0' &&
+      strstr (folded, self->search_folded) != NULL)
+    change = GTK_FILTER_CHANGE_MORE_STRICT;
+  else if (folded[0] == '\0' ||
+           (self->search_folded != NULL && strstr (self->search_folded, folded) != NULL))
+    change = GTK_FILTER_CHANGE_LESS_STRICT;
+
+  g_free (self->search_folded);
+  self->search_folded = g_steal_pointer (&folded);
+
+  gtk_filter_changed (GTK_FILTER (self->filter), change);
+  tether_window_update_list_page (self);
+}
+
+static void
+on_search_stopped_cb (TetherWindow   *self,
+                      GtkSearchEntry *entry)
+{
+  gtk_editable_set_text (GTK_EDITABLE (entry), "");
+  gtk_search_bar_set_search_mode (self->search_bar, FALSE);
+}
+
+/* The list and the editor */
+
+static void
+tether_window_update_list_page (TetherWindow *self)
+{
+  TetherCollection *collection = tether_session_get_collection (self->session);
+  const char *page;
+
+  if (!tether_session_is_open (self->session))
+    {
+      if (g_strcmp0 (gtk_stack_get_visible_child_name (self->list_stack), "damaged") != 0)
+        gtk_stack_set_visible_child_name (self->list_stack, "loading");
+      return;
+    }
+
+  if (g_list_model_get_n_items (G_LIST_MODEL (collection)) == 0)
+    page = "empty";
+  else if (g_list_model_get_n_items (G_LIST_MODEL (self->filter_model)) == 0 &&
+           !gtk_filter_list_model_get_pending (self->filter_model))
+    page = "no-results";
+  else
+    page = "list";
+
+  gtk_stack_set_visible_child_name (self->list_stack, page);
+}
+
+static void
+tether_window_update_sync_status (TetherWindow *self)
+{
+  guint n_unsynced = tether_session_get_n_unsynced (self->session);
+
+  if (n_unsynced == 0)
+    {
+      adw_window_title_set_subtitle (self->window_title, _("All changes synced"));
+    }
+  else
+    {
+      g_autofree char *subtitle =
+        g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                      "%u change to send",
+                                      "%u changes to send",
+                                      n_unsynced),
+                         n_unsynced);
+      adw_window_title_set_subtitle (self->window_title, subtitle);
+    }
+}
+
+static void
+update_editor_title (TetherWindow *self)
+{
+  const char *title = NULL;
+
+  if (self->shown_record != NULL)
+    title = tether_record_get_title (self->shown_record);
+
+  if (self->shown_record != NULL && (title == NULL || title[0] == '\0'))
+    title = _("Untitled");
+
+  adw_window_title_set_title (self->editor_title, title ? title : "");
+}
+
+static void
+tether_window_show_record (TetherWindow *self,
+                           TetherRecord *record)
+{
+  if (self->shown_record == record)
+    return;
+
+  if (self->shown_record != NULL)
+    g_signal_handlers_disconnect_by_func (self->shown_record, update_editor_title, self);
+
+  g_set_object (&self->shown_record, record);
+
+  if (record != NULL)
+    g_signal_connect_object (record, "notify::title",
+                             G_CALLBACK (update_editor_title), self,
+                             G_CONNECT_SWAPPED);
+
+  tether_record_editor_set_record (self->editor, record);
+  gtk_stack_set_visible_child_name (self->content_stack, record ? "editor" : "none");
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.delete-record", record != NULL);
+  update_editor_title (self);
+
+  g_settings_set_string (self->settings, "selected-record",
+                         record ? tether_record_get_cid (record) : "");
+}
+
+static void
+on_editor_resolve_cb (TetherWindow       *self,
+                      const char         *field,
+                      gboolean            keep_mine,
+                      TetherRecordEditor *editor)
+{
+  TetherRecord *record = tether_record_editor_get_record (editor);
+
+  if (record != NULL)
+    tether_sync_resolve (tether_session_get_sync (self->session), record, field, keep_mine);
+}
+
+static void
+on_selection_changed_cb (TetherWindow *self)
+{
+  TetherRecord *selected = gtk_single_selection_get_selected_item (self->selection);
+
+  if (selected == NULL && self->pending_selection != NULL)
+    return;
+
+  tether_window_show_record (self, selected);
+}
+
+static void
+on_selection_items_changed_cb (TetherWindow *self)
+{
+  if (self->pending_selection != NULL)
+    {
+      g_autoptr(TetherRecord) record = g_steal_pointer (&self->pending_selection);
+      GListModel *model = G_LIST_MODEL (self->selection);
+      guint n_items = g_list_model_get_n_items (model);
+
+      for (guint i = 0; i < n_items; i++)
+        {
+          g_autoptr(TetherRecord) item = g_list_model_get_item (model, i);
+
+          if (item == record)
+            {
+              gtk_single_selection_set_selected (self->selection, i);
+              gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", i);
+              return;
+            }
+        }
+
+      self->pending_selection = g_steal_pointer (&record);
+      return;
+    }
+
+  on_selection_changed_cb (self);
+}
+
+static void
+on_list_activate_cb (TetherWindow *self,
+                     guint         position)
+{
+  gtk_single_selection_set_selected (self->selection, position);
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
+}
+
+static void
+on_items_changed_cb (TetherWindow *self)
+{
+  tether_window_update_list_page (self);
+}
+
+static void
+setup_row_cb (GtkSignalListItemFactory *factory,
+              GtkListItem              *item,
+              gpointer                  user_data)
+{
+  gtk_list_item_set_child (item, tether_record_row_new ());
+}
+
+static void
+bind_row_cb (GtkSignalListItemFactory *factory,
+             GtkListItem              *item,
+             gpointer                  user_data)
+{
+  tether_record_row_set_record (TETHER_RECORD_ROW (gtk_list_item_get_child (item)),
+                                gtk_list_item_get_item (item));
+}
+
+static void
+unbind_row_cb (GtkSignalListItemFactory *factory,
+               GtkListItem              *item,
+               gpointer                  user_data)
+{
+  tether_record_row_set_record (TETHER_RECORD_ROW (gtk_list_item_get_child (item)), NULL);
+}
+
+/* The banner under the header bar: one message at a time, each with a
+ * way forward, instead of a stack of dialogs. */
+
+static void
+tether_window_show_banner (TetherWindow *self,
+                           const char   *message,
+                           const char   *button_label,
+                           const char   *action_name)
+{
+  gtk_label_set_text (self->banner_label, message);
+  gtk_button_set_label (self->banner_button, button_label);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->banner_button), action_name);
+  gtk_widget_set_visible (GTK_WIDGET (self->banner_button), button_label != NULL);
+  gtk_revealer_set_reveal_child (self->banner_revealer, TRUE);
+}
+
+static void
+tether_window_hide_banner (TetherWindow *self)
+{
+  gtk_revealer_set_reveal_child (self->banner_revealer, FALSE);
+}
+
+/* Opening the store */
+
+static void
+tether_window_session_opened (TetherWindow *self)
+{
+  g_autofree char *selected = g_settings_get_string (self->settings, "selected-record");
+  TetherCollection *collection = tether_session_get_collection (self->session);
+  TetherRecord *record;
+
+  gtk_spinner_stop (self->loading_spinner);
+  tether_window_update_list_page (self);
+  tether_window_update_sync_status (self);
+
+  if (selected[0] != '\0' &&
+      (record = tether_collection_lookup_cid (collection, selected)) != NULL)
+    tether_window_select_record (self, record);
+}
+
+static void
+tether_window_open_cb (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  TetherSession *session = (TetherSession *)object;
+  g_autoptr(TetherWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_session_open_finish (session, result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+
+      if (tether_session_is_open (session))
+        {
+          /* Damaged but recovered: the records that could be read are
+           * here, and the message says where the original is kept. */
+          tether_window_show_banner (self, error->message, NULL, NULL);
+        }
+      else
+        {
+          gtk_spinner_stop (self->loading_spinner);
+          adw_status_page_set_description (self->damaged_page, error->message);
+          gtk_stack_set_visible_child_name (self->list_stack, "damaged");
+          gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.add", FALSE);
+          gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sync", FALSE);
+          return;
+        }
+    }
+
+  tether_window_session_opened (self);
+}
+
+/* Actions */
 
 static void
 tether_window_add_action (GtkWidget  *widget,
                           const char *action_name,
                           GVariant   *parameter)
 {
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(TetherRecord) record = NULL;
+  TetherCollection *collection;
+
+  if (!tether_session_is_open (self->session))
+    return;
+
+  collection = tether_session_get_collection (self->session);
+  record = tether_record_new ();
+  tether_record_set_string (record, "title", "");
+
+  /* A search that hides the new record would leave the user lost. */
+  gtk_editable_set_text (GTK_EDITABLE (self->search_entry), "");
+
+  tether_collection_add (collection, record);
+  tether_window_select_record (self, record);
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
+  tether_record_editor_focus_field (self->editor, "title");
+}
+
+static void
+tether_window_delete_record_action (GtkWidget  *widget,
+                                    const char *action_name,
+                                    GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  TetherRecord *record = self->shown_record;
+  g_autoptr(TetherRecord) hold = NULL;
+  g_autofree char *title = NULL;
+  AdwToast *toast;
+  const char *name;
+
+  if (record == NULL || !tether_session_is_open (self->session))
+    return;
+
+  hold = g_object_ref (record);
+  name = tether_record_get_title (record);
+  if (name == NULL || name[0] == '\0')
+    name = _("Untitled");
+
+  /* The record object itself is kept for Undo, with its revision, base
+   * and state: nothing of it is thrown away. */
+  g_clear_object (&self->deleted_record);
+  self->deleted_record = g_object_ref (record);
+  self->deleted_state = tether_record_get_sync_state (record);
+  tether_collection_delete (tether_session_get_collection (self->session), record);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo-delete", TRUE);
+
+  /* Translators: %s is the title of a record */
+  title = g_strdup_printf (_("“%s” deleted"), name);
+  toast = adw_toast_new (title);
+  adw_toast_set_button_label (toast, _("_Undo"));
+  adw_toast_set_action_name (toast, "win.undo-delete");
+  adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
+}
+
+static void
+tether_window_undo_delete_action (GtkWidget  *widget,
+                                  const char *action_name,
+                                  GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(TetherRecord) record = g_steal_pointer (&self->deleted_record);
+  TetherCollection *collection;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo-delete", FALSE);
+
+  if (record == NULL || !tether_session_is_open (self->session))
+    return;
+
+  collection = tether_session_get_collection (self->session);
+
+  /* A sync may have sent the DELETE meanwhile: then it is gone for good. */
+  if (tether_collection_lookup_cid (collection, tether_record_get_cid (record)) == NULL &&
+      tether_record_get_id (record) != NULL)
+    return;
+
+  tether_collection_restore (collection, record, self->deleted_state);
+  tether_window_select_record (self, record);
+}
+
+/* Sync */
+
+static void
+tether_window_update_sync_tooltip (TetherWindow *self)
+{
+  TetherSync *sync = tether_session_get_sync (self->session);
+  GDateTime *last = tether_sync_get_last_sync (sync);
+  g_autofree char *tooltip = NULL;
+
+  if (tether_sync_get_running (sync))
+    tooltip = g_strdup (tether_sync_get_progress_text (sync) ? tether_sync_get_progress_text (sync) : _("Syncing…"));
+  else if (last != NULL)
+    {
+      g_autoptr(GDateTime) local = g_date_time_to_local (last);
+      g_autofree char *when = g_date_time_format (local, "%x %X");
+
+      /* Translators: %s is a date and time */
+      tooltip = g_strdup_printf (_("Sync (last synced %s)"), when);
+    }
+  else
+    tooltip = g_strdup (_("Sync (never synced yet)"));
+
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->sync_button), tooltip);
+}
+
+static void
+on_sync_running_cb (TetherWindow *self)
+{
+  gboolean running = tether_sync_get_running (tether_session_get_sync (self->session));
+
+  /* One sync at a time: the button shows the one that runs. */
+  gtk_stack_set_visible_child_name (self->sync_stack, running ? "running" : "idle");
+  gtk_spinner_set_spinning (self->sync_spinner, running);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sync", !running);
+  tether_window_update_sync_tooltip (self);
+}
+
+static void
+on_sync_progress_cb (TetherWindow *self)
+{
+  TetherSync *sync = tether_session_get_sync (self->session);
+  const char *text = tether_sync_get_progress_text (sync);
+
+  if (text != NULL)
+    adw_window_title_set_subtitle (self->window_title, text);
+  else
+    tether_window_update_sync_status (self);
+
+  tether_window_update_sync_tooltip (self);
+}
+
+static void
+on_details_response_cb (AdwMessageDialog *dialog,
+                        const char       *response)
+{
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+static void
+free_message (gpointer  data,
+              GClosure *closure)
+{
+  g_free (data);
+}
+
+static void
+on_error_details_cb (AdwToast   *toast,
+                     const char *message)
+{
+  GtkWindow *parent = g_object_get_data (G_OBJECT (toast), "tether-window");
+  GtkWidget *dialog;
+
+  dialog = adw_message_dialog_new (parent, _("Sync Failed"), message);
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  g_signal_connect (dialog, "response", G_CALLBACK (on_details_response_cb), NULL);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static char *
+describe_report (const TetherSyncReport *report)
+{
+  g_autofree char *sent = NULL;
+  g_autofree char *received = NULL;
+  guint n_sent = report->pushed + report->deleted;
+
+  if (report->conflicts > 0)
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                         "Synced, %u record needs your decision",
+                                         "Synced, %u records need your decision",
+                                         report->conflicts),
+                            report->conflicts);
+
+  if (report->errors > 0)
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                         "Synced, but %u record could not be sent",
+                                         "Synced, but %u records could not be sent",
+                                         report->errors),
+                            report->errors);
+
+  if (n_sent == 0 && report->pulled == 0)
+    return g_strdup (_("Everything is up to date"));
+
+  /* Translators: the start of "Synced: 3 sent, 12 received" */
+  sent = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u sent", "%u sent", n_sent), n_sent);
+  received = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u received", "%u received", report->pulled),
+                              report->pulled);
+
+  /* Translators: "Synced: 3 sent, 12 received" */
+  return g_strdup_printf (_("Synced: %s, %s"), sent, received);
+}
+
+static void
+on_sync_finished_cb (TetherWindow           *self,
+                     const TetherSyncReport *report,
+                     const GError           *error,
+                     TetherSync             *sync)
+{
+  AdwToast *toast;
+
+  tether_window_update_sync_status (self);
+
+  if (error == NULL)
+    {
+      g_autofree char *title = describe_report (report);
+
+      self->waiting_for_network = FALSE;
+      tether_window_hide_banner (self);
+      toast = adw_toast_new (title);
+      adw_toast_set_timeout (toast, 3);
+      adw_toast_overlay_add_toast (self->toast_overlay, toast);
+      return;
+    }
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  if (g_error_matches (error, TETHER_REMOTE_ERROR, TETHER_REMOTE_ERROR_OFFLINE))
+    {
+      /* Not a failure of the user's: a state of the world. Say what it
+       * means, offer the way on, and try again when the network is back. */
+      self->waiting_for_network = TRUE;
+      tether_window_show_banner (self,
+                                 _("Offline — changes are kept and will be sent when you sync"),
+                                 _("_Retry"),
+                                 "win.sync");
+      return;
+    }
+
+  if (g_error_matches (error, TETHER_REMOTE_ERROR, TETHER_REMOTE_ERROR_AUTH) ||
+      g_error_matches (error, TETHER_ACCOUNT_ERROR, TETHER_ACCOUNT_ERROR_KEYRING_LOCKED) ||
+      g_error_matches (error, TETHER_ACCOUNT_ERROR, TETHER_ACCOUNT_ERROR_NO_KEYRING))
+    {
+      toast = adw_toast_new (error->message);
+      adw_toast_set_button_label (toast, _("Sign _In…"));
+      adw_toast_set_action_name (toast, "app.credentials");
+      adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
+      adw_toast_overlay_add_toast (self->toast_overlay, toast);
+      gtk_widget_activate_action (GTK_WIDGET (self), "app.credentials", NULL);
+      return;
+    }
+
+  toast = adw_toast_new (error->message);
+  adw_toast_set_button_label (toast, _("_Details"));
+  adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
+  adw_toast_set_timeout (toast, 0);
+  g_object_set_data (G_OBJECT (toast), "tether-window", self);
+  g_signal_connect_data (toast, "button-clicked",
+                         G_CALLBACK (on_error_details_cb),
+                         g_strdup (error->message),
+                         free_message,
+                         0);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+static void
+tether_window_sync_done_cb (GObject      *object,
+                            GAsyncResult *result,
+                            gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* The outcome is shown by on_sync_finished_cb(), which also sees the
+   * syncs started by themselves. */
+  tether_sync_run_finish (TETHER_SYNC (object), result, NULL, &error);
+}
+
+static void
+tether_window_run_sync (TetherWindow *self)
+{
+  tether_sync_run_async (tether_session_get_sync (self->session),
+                         TETHER_SYNC_FLAGS_ALL,
+                         self->cancellable,
+                         tether_window_sync_done_cb,
+                         NULL);
+}
+
+static void
+tether_window_secret_cb (GObject      *object,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(TetherWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  char *secret;
+
+  secret = tether_account_lookup_secret_finish (TETHER_ACCOUNT (object), result, &error);
+
+  if (error != NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        on_sync_finished_cb (self, NULL, error, NULL);
+      return;
+    }
+
+  tether_remote_set_secret (tether_session_get_remote (self->session), secret);
+  tether_account_secret_free (secret);
+  tether_window_run_sync (self);
+}
+
+static void
+tether_window_start_sync (TetherWindow *self)
+{
+  TetherAccount *account = tether_session_get_account (self->session);
+  AdwToast *toast;
+
+  if (!tether_session_is_open (self->session) ||
+      tether_sync_get_running (tether_session_get_sync (self->session)))
+    return;
+
+  if (!tether_account_has_server (account))
+    {
+      toast = adw_toast_new (_("Choose a server to sync with"));
+      adw_toast_set_button_label (toast, _("_Preferences"));
+      adw_toast_set_action_name (toast, "app.preferences");
+      adw_toast_overlay_add_toast (self->toast_overlay, toast);
+      return;
+    }
+
+  /* The secret comes from the keyring each time: it may have changed in
+   * Preferences since, and it is never kept anywhere but there. */
+  if (tether_account_get_auth_kind (account) != TETHER_AUTH_KIND_NONE)
+    {
+      tether_account_lookup_secret_async (account,
+                                          self->cancellable,
+                                          tether_window_secret_cb,
+                                          g_object_ref (self));
+      return;
+    }
+
+  tether_window_run_sync (self);
 }
 
 static void
@@ -46,6 +878,187 @@ tether_window_sync_action (GtkWidget  *widget,
                            const char *action_name,
                            GVariant   *parameter)
 {
+  tether_window_start_sync (TETHER_WINDOW (widget));
+}
+
+static void
+on_network_changed_cb (TetherWindow    *self,
+                       gboolean         available,
+                       GNetworkMonitor *monitor)
+{
+  TetherAccount *account = tether_session_get_account (self->session);
+
+  if (available && self->waiting_for_network && tether_account_get_auto_sync (account))
+    {
+      self->waiting_for_network = FALSE;
+      tether_window_start_sync (self);
+    }
+}
+
+static gboolean
+tether_window_interval_cb (gpointer user_data)
+{
+  TetherWindow *self = user_data;
+
+  tether_window_start_sync (self);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_interval_changed_cb (TetherWindow *self)
+{
+  guint minutes = g_settings_get_uint (self->settings, "auto-sync-interval");
+
+  g_clear_handle_id (&self->interval_source, g_source_remove);
+
+  if (minutes > 0)
+    self->interval_source = g_timeout_add_seconds (minutes * 60, tether_window_interval_cb, self);
+}
+
+static void
+tether_window_search_action (GtkWidget  *widget,
+                             const char *action_name,
+                             GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  gboolean active = gtk_search_bar_get_search_mode (self->search_bar);
+
+  gtk_search_bar_set_search_mode (self->search_bar, !active);
+  if (!active)
+    gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
+static void
+tether_window_back_action (GtkWidget  *widget,
+                           const char *action_name,
+                           GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
+}
+
+static void
+on_sort_order_changed_cb (TetherWindow *self)
+{
+  gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
+}
+
+/* GObject */
+
+static void
+tether_window_constructed (GObject *object)
+{
+  TetherWindow *self = (TetherWindow *)object;
+  TetherCollection *collection;
+  TetherSync *sync;
+  g_autoptr(GtkListItemFactory) factory = NULL;
+  g_autoptr(GAction) sort_action = NULL;
+  GActionGroup *group;
+
+  G_OBJECT_CLASS (tether_window_parent_class)->constructed (object);
+
+  g_assert (TETHER_IS_SESSION (self->session));
+  g_assert (G_IS_SETTINGS (self->settings));
+
+  collection = tether_session_get_collection (self->session);
+
+  g_settings_bind (self->settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
+
+  /* collection → sort → filter → selection → list view. GTK sorts and
+   * filters incrementally, so a large collection never stalls a frame. */
+  self->sorter = gtk_custom_sorter_new (sort_records_cb, self, NULL);
+  self->sort_model = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (collection)),
+                                              g_object_ref (GTK_SORTER (self->sorter)));
+  gtk_sort_list_model_set_incremental (self->sort_model, TRUE);
+  self->filter = gtk_custom_filter_new (filter_record_cb, self, NULL);
+  self->filter_model = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->sort_model)),
+                                                  g_object_ref (GTK_FILTER (self->filter)));
+  gtk_filter_list_model_set_incremental (self->filter_model, TRUE);
+  self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->filter_model)));
+  gtk_single_selection_set_autoselect (self->selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->selection, TRUE);
+  gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
+
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_row_cb), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_row_cb), NULL);
+  g_signal_connect (factory, "unbind", G_CALLBACK (unbind_row_cb), NULL);
+  gtk_list_view_set_factory (self->list_view, factory);
+  gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (self->selection));
+
+  g_signal_connect_object (self->selection, "selection-changed",
+                           G_CALLBACK (on_selection_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->selection, "items-changed",
+                           G_CALLBACK (on_selection_items_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->filter_model, "items-changed",
+                           G_CALLBACK (on_items_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->filter_model, "notify::pending",
+                           G_CALLBACK (on_items_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (collection, "items-changed",
+                           G_CALLBACK (on_items_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (collection, "notify::n-unsynced",
+                           G_CALLBACK (tether_window_update_sync_status), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::sort-order",
+                           G_CALLBACK (on_sort_order_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+
+  group = G_ACTION_GROUP (g_simple_action_group_new ());
+  sort_action = g_settings_create_action (self->settings, "sort-order");
+  g_action_map_add_action (G_ACTION_MAP (group), sort_action);
+  gtk_widget_insert_action_group (GTK_WIDGET (self), "list", group);
+  g_object_unref (group);
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.delete-record", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo-delete", FALSE);
+
+  g_signal_connect_object (self->editor, "resolve",
+                           G_CALLBACK (on_editor_resolve_cb), self,
+                           G_CONNECT_SWAPPED);
+
+  sync = tether_session_get_sync (self->session);
+  g_signal_connect_object (sync, "notify::running",
+                           G_CALLBACK (on_sync_running_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "notify::progress-text",
+                           G_CALLBACK (on_sync_progress_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "finished",
+                           G_CALLBACK (on_sync_finished_cb), self,
+                           G_CONNECT_SWAPPED);
+  on_sync_running_cb (self);
+
+  self->network_monitor = g_object_ref (g_network_monitor_get_default ());
+  g_signal_connect_object (self->network_monitor, "network-changed",
+                           G_CALLBACK (on_network_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::auto-sync-interval",
+                           G_CALLBACK (on_interval_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  on_interval_changed_cb (self);
+
+  if (tether_session_is_open (self->session))
+    {
+      tether_window_session_opened (self);
+    }
+  else
+    {
+      gtk_spinner_start (self->loading_spinner);
+      tether_window_update_list_page (self);
+      tether_session_open_async (self->session,
+                                 self->cancellable,
+                                 tether_window_open_cb,
+                                 g_object_ref (self));
+    }
 }
 
 static void
@@ -54,7 +1067,25 @@ tether_window_dispose (GObject *object)
   TetherWindow *self = (TetherWindow *)object;
 
   g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->interval_source, g_source_remove);
+  g_clear_object (&self->network_monitor);
+
+  if (self->shown_record != NULL)
+    g_signal_handlers_disconnect_by_func (self->shown_record, update_editor_title, self);
+  g_clear_object (&self->shown_record);
+  g_clear_object (&self->pending_selection);
+  g_clear_object (&self->deleted_record);
+
+  if (self->list_view != NULL)
+    gtk_list_view_set_model (self->list_view, NULL);
+
   gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_WINDOW);
+
+  g_clear_object (&self->selection);
+  g_clear_object (&self->filter_model);
+  g_clear_object (&self->filter);
+  g_clear_object (&self->sort_model);
+  g_clear_object (&self->sorter);
 
   G_OBJECT_CLASS (tether_window_parent_class)->dispose (object);
 }
@@ -64,9 +1095,58 @@ tether_window_finalize (GObject *object)
 {
   TetherWindow *self = (TetherWindow *)object;
 
+  g_clear_pointer (&self->search_folded, g_free);
+  g_clear_object (&self->session);
+  g_clear_object (&self->settings);
   g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (tether_window_parent_class)->finalize (object);
+}
+
+static void
+tether_window_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  TetherWindow *self = TETHER_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      g_value_set_object (value, self->session);
+      break;
+
+    case PROP_SETTINGS:
+      g_value_set_object (value, self->settings);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_window_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  TetherWindow *self = TETHER_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      self->session = g_value_dup_object (value);
+      break;
+
+    case PROP_SETTINGS:
+      self->settings = g_value_dup_object (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -75,17 +1155,59 @@ tether_window_class_init (TetherWindowClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
+  object_class->constructed = tether_window_constructed;
   object_class->dispose = tether_window_dispose;
   object_class->finalize = tether_window_finalize;
+  object_class->get_property = tether_window_get_property;
+  object_class->set_property = tether_window_set_property;
+
+  properties[PROP_SESSION] =
+    g_param_spec_object ("session", NULL, NULL,
+                         TETHER_TYPE_SESSION,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+
+  properties[PROP_SETTINGS] =
+    g_param_spec_object ("settings", NULL, NULL,
+                         G_TYPE_SETTINGS,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  g_type_ensure (TETHER_TYPE_RECORD_EDITOR);
 
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PREFIX "/tether-window.ui");
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, toast_overlay);
-  gtk_widget_class_bind_template_child (widget_class, TetherWindow, main_stack);
-  gtk_widget_class_bind_template_child (widget_class, TetherWindow, empty_page);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, window_title);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, editor_title);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, search_button);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, banner_revealer);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, banner_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, banner_button);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, list_stack);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, loading_spinner);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, list_view);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, damaged_page);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, content_stack);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, editor_box);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, sync_button);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, sync_stack);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, sync_spinner);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, content);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, editor);
+  gtk_widget_class_bind_template_callback (widget_class, on_list_activate_cb);
 
   gtk_widget_class_install_action (widget_class, "win.add", NULL, tether_window_add_action);
   gtk_widget_class_install_action (widget_class, "win.sync", NULL, tether_window_sync_action);
+  gtk_widget_class_install_action (widget_class, "win.search", NULL, tether_window_search_action);
+  gtk_widget_class_install_action (widget_class, "win.back", NULL, tether_window_back_action);
+  gtk_widget_class_install_action (widget_class, "win.delete-record", NULL, tether_window_delete_record_action);
+  gtk_widget_class_install_action (widget_class, "win.undo-delete", NULL, tether_window_undo_delete_action);
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, GDK_CONTROL_MASK, "win.delete-record", NULL);
 }
 
 static void
@@ -94,6 +1216,16 @@ tether_window_init (TetherWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->cancellable = g_cancellable_new ();
+
+  g_signal_connect_object (self->search_entry, "search-changed",
+                           G_CALLBACK (on_search_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->search_entry, "stop-search",
+                           G_CALLBACK (on_search_stopped_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_object_bind_property (self->search_button, "active",
+                          self->search_bar, "search-mode-enabled",
+                          G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
 
   if (DEVELOPMENT_BUILD)
     gtk_widget_add_css_class (GTK_WIDGET (self), "devel");

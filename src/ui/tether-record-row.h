@@ -1,0 +1,28 @@
+/* tether-record-row.h
+ *
+ * Copyright 2026 The Tether authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "tether-record.h"
+
+G_BEGIN_DECLS
+
+#define TETHER_TYPE_RECORD_ROW (tether_record_row_get_type ())
+
+G_DECLARE_FINAL_TYPE (TetherRecordRow, tether_record_row, TETHER, RECORD_ROW, GtkWidget)
+
+GtkWidget    *tether_record_row_new        (void);
+TetherRecord *tether_record_row_get_record (TetherRecordRow *self);
+void          tether_record_row_set_record (TetherRecordRow *self,
+                                            TetherRecord    *record);
+
+const char   *tether_sync_state_icon_name   (TetherSyncState  state);
+const char   *tether_sync_state_describe    (TetherSyncState  state);
+
+G_END_DECLS
