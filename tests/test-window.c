@@ -10,9 +10,11 @@
 #include <adwaita.h>
 
 #include "tether-application.h"
+#include "tether-preferences-window.h"
 #include "tether-record-editor.h"
 #include "tether-record-row.h"
 #include "tether-test-json-server.h"
+#include "tether-test-soup-server.h"
 #include "tether-test-util.h"
 #include "tether-window.h"
 
@@ -688,6 +690,104 @@ test_window_conflict (void)
 }
 
 static void
+test_window_preferences (void)
+{
+  Ui ui = { NULL };
+  GtkWindow *preferences;
+
+  ui_open (&ui, NULL);
+
+  g_action_group_activate_action (G_ACTION_GROUP (ui.app), "preferences", NULL);
+  run_for (50);
+  preferences = find_toplevel_of_type (TETHER_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (preferences);
+  g_assert_true (gtk_window_get_transient_for (preferences) == GTK_WINDOW (ui.window));
+
+  /* One at a time. */
+  g_action_group_activate_action (G_ACTION_GROUP (ui.app), "preferences", NULL);
+  run_for (50);
+  g_assert_cmpuint (g_list_length (gtk_application_get_windows (GTK_APPLICATION (ui.app))), ==, 2);
+
+  gtk_window_destroy (preferences);
+  ui_close (&ui);
+}
+
+static gboolean
+preferences_shown (gpointer data)
+{
+  return find_toplevel_of_type (TETHER_TYPE_PREFERENCES_WINDOW) != NULL;
+}
+
+/* A refused sign-in opens the place where it is fixed, and sends
+ * nothing. */
+static void
+test_window_auth_failure (void)
+{
+  g_autoptr(TetherTestSoupServer) server = tether_test_soup_server_new ();
+  g_autoptr(GSettings) settings = g_settings_new (BASE_APP_ID);
+  GtkWindow *preferences;
+  Ui ui = { NULL };
+
+  tether_test_soup_server_set_required_authorization (server, "Bearer not-this-one");
+  g_settings_set_string (settings, "auth-kind", "bearer");
+  ui_open (&ui, tether_test_soup_server_get_url (server));
+
+  activate (&ui, "win.add");
+  tether_record_set_string (tether_window_get_selected_record (ui.window), "title", "Private");
+  /* The secret is looked up in the keyring before the sync starts. */
+  activate (&ui, "win.sync");
+  wait_for (preferences_shown, NULL);
+  wait_for (sync_is_idle, &ui);
+
+  preferences = find_toplevel_of_type (TETHER_TYPE_PREFERENCES_WINDOW);
+  g_assert_cmpuint (tether_test_soup_server_get_n_records (server), ==, 0);
+  g_assert_cmpuint (tether_collection_get_n_unsynced (ui.collection), ==, 1);
+
+  gtk_window_destroy (preferences);
+  g_settings_reset (settings, "auth-kind");
+  ui_close (&ui);
+}
+
+/* Another collection in Preferences is another store: the window follows. */
+static void
+test_window_switch_collection (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (BASE_APP_ID);
+  g_autofree char *first = NULL;
+  TetherSession *before;
+  Ui ui = { NULL };
+
+  ui_open (&ui, NULL);
+  first = g_settings_get_string (settings, "collection");
+  before = g_object_ref (ui.session);
+
+  activate (&ui, "win.add");
+  tether_record_set_string (tether_window_get_selected_record (ui.window), "title", "In the first");
+  g_assert_cmpuint (g_list_model_get_n_items (tether_window_get_visible_records (ui.window)) +
+                    g_list_model_get_n_items (G_LIST_MODEL (ui.collection)), >=, 1);
+
+  g_settings_set_string (settings, "collection", "elsewhere");
+  ui.session = tether_window_get_session (ui.window);
+  ui.collection = tether_session_get_collection (ui.session);
+  g_assert_true (ui.session != before);
+  wait_for (session_is_open, &ui);
+  run_for (50);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (ui.collection)), ==, 0);
+  g_assert_cmpstr (list_page (&ui), ==, "empty");
+  g_assert_false (tether_store_is_open (tether_session_get_store (before)));
+
+  /* And back: the first store kept its record. */
+  g_settings_set_string (settings, "collection", first);
+  ui.session = tether_window_get_session (ui.window);
+  ui.collection = tether_session_get_collection (ui.session);
+  wait_for (session_is_open, &ui);
+  wait_for_count (tether_window_get_visible_records (ui.window), 1);
+
+  g_object_unref (before);
+  ui_close (&ui);
+}
+
+static void
 test_window_quit (void)
 {
   Ui ui = { NULL };
@@ -717,6 +817,9 @@ main (int   argc,
   g_test_add_func ("/window/sync", test_window_sync);
   g_test_add_func ("/window/offline", test_window_offline);
   g_test_add_func ("/window/conflict", test_window_conflict);
+  g_test_add_func ("/window/preferences", test_window_preferences);
+  g_test_add_func ("/window/auth-failure", test_window_auth_failure);
+  g_test_add_func ("/window/switch-collection", test_window_switch_collection);
   g_test_add_func ("/window/quit", test_window_quit);
 
   return g_test_run ();

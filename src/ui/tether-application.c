@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "tether-application.h"
+#include "tether-preferences-window.h"
 #include "tether-resources.h"
 #include "tether-window.h"
 
@@ -20,6 +21,7 @@ struct _TetherApplication
   GSettings      *settings;
   TetherAccount  *account;
   TetherSession  *session;
+  gulong          finished_handler;
 };
 
 G_DEFINE_FINAL_TYPE (TetherApplication, tether_application, ADW_TYPE_APPLICATION)
@@ -59,6 +61,58 @@ tether_application_new (const char        *application_id,
                        "flags", flags,
                        "resource-base-path", RESOURCE_PREFIX,
                        NULL);
+}
+
+static void tether_application_switch_session (TetherApplication *self);
+
+static void
+on_sync_finished_switch_cb (TetherApplication *self)
+{
+  g_clear_signal_handler (&self->finished_handler, tether_session_get_sync (self->session));
+  tether_application_switch_session (self);
+}
+
+/* Another server or collection is another store. The old one is closed
+ * (its last edits written); a sync in flight is let finish first. */
+static void
+tether_application_switch_session (TetherApplication *self)
+{
+  g_autoptr(TetherSession) old = NULL;
+  g_autoptr(GFile) directory = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherSync *sync;
+
+  if (self->session == NULL)
+    return;
+
+  directory = tether_store_default_directory (tether_account_get_server_url (self->account),
+                                              tether_account_get_collection (self->account));
+  if (g_file_equal (directory, tether_session_get_directory (self->session)))
+    return;
+
+  sync = tether_session_get_sync (self->session);
+  if (tether_sync_get_running (sync))
+    {
+      if (self->finished_handler == 0)
+        self->finished_handler = g_signal_connect_swapped (sync, "finished",
+                                                           G_CALLBACK (on_sync_finished_switch_cb),
+                                                           self);
+      return;
+    }
+
+  old = g_steal_pointer (&self->session);
+  if (!tether_session_close (old, &error))
+    g_warning ("Could not save the last changes in %s: %s",
+               g_file_peek_path (tether_session_get_directory (old)), error->message);
+
+  self->session = tether_session_new (self->account, directory);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SESSION]);
+}
+
+static void
+on_location_changed_cb (TetherApplication *self)
+{
+  tether_application_switch_session (self);
 }
 
 static void
@@ -128,9 +182,61 @@ tether_application_quit_action (GSimpleAction *action,
     }
 }
 
+/* One Preferences window at a time, beside the active window. */
+static TetherPreferencesWindow *
+tether_application_present_preferences (TetherApplication *self)
+{
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  GList *windows = gtk_application_get_windows (GTK_APPLICATION (self));
+  GtkWindow *preferences = NULL;
+
+  for (const GList *l = windows; l != NULL; l = l->next)
+    {
+      if (TETHER_IS_PREFERENCES_WINDOW (l->data))
+        {
+          preferences = l->data;
+          break;
+        }
+    }
+
+  if (preferences == NULL)
+    {
+      if (parent != NULL && TETHER_IS_PREFERENCES_WINDOW (parent))
+        parent = gtk_window_get_transient_for (parent);
+      preferences = tether_preferences_window_new (parent, self->settings, self->account);
+      gtk_window_set_application (preferences, GTK_APPLICATION (self));
+    }
+
+  gtk_window_present (preferences);
+
+  return TETHER_PREFERENCES_WINDOW (preferences);
+}
+
+static void
+tether_application_preferences_action (GSimpleAction *action,
+                                       GVariant      *parameter,
+                                       gpointer       user_data)
+{
+  tether_application_present_preferences (TETHER_APPLICATION (user_data));
+}
+
+static void
+tether_application_credentials_action (GSimpleAction *action,
+                                       GVariant      *parameter,
+                                       gpointer       user_data)
+{
+  TetherPreferencesWindow *preferences;
+
+  /* The server refused the sign-in: straight to where it is fixed. */
+  preferences = tether_application_present_preferences (TETHER_APPLICATION (user_data));
+  tether_preferences_window_show_credentials (preferences);
+}
+
 static const GActionEntry app_actions[] = {
   { "quit", tether_application_quit_action },
   { "about", tether_application_about_action },
+  { "preferences", tether_application_preferences_action },
+  { "credentials", tether_application_credentials_action },
 };
 
 static void
@@ -147,6 +253,15 @@ tether_application_startup (GApplication *app)
   self->settings = g_settings_new (BASE_APP_ID);
   self->account = tether_account_new_from_settings (self->settings);
   self->session = tether_session_new (self->account, NULL);
+
+  /* Connected after the account's own bindings: it has the new values by
+   * the time these run. */
+  g_signal_connect_object (self->settings, "changed::server-url",
+                           G_CALLBACK (on_location_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::collection",
+                           G_CALLBACK (on_location_changed_cb), self,
+                           G_CONNECT_SWAPPED);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self),
                                    app_actions,
@@ -190,6 +305,8 @@ tether_application_finalize (GObject *object)
 {
   TetherApplication *self = (TetherApplication *)object;
 
+  if (self->finished_handler != 0 && self->session != NULL)
+    g_clear_signal_handler (&self->finished_handler, tether_session_get_sync (self->session));
   g_clear_object (&self->session);
   g_clear_object (&self->account);
   g_clear_object (&self->settings);

@@ -64,6 +64,9 @@ struct _TetherWindow
 G_DEFINE_FINAL_TYPE (TetherWindow, tether_window, ADW_TYPE_APPLICATION_WINDOW)
 
 static void tether_window_update_list_page (TetherWindow *self);
+static void on_application_session_cb      (TetherWindow      *self,
+                                            GParamSpec        *pspec,
+                                            TetherApplication *app);
 static void tether_window_show_record      (TetherWindow *self,
                                             TetherRecord *record);
 
@@ -79,13 +82,20 @@ static GParamSpec *properties[N_PROPS];
 TetherWindow *
 tether_window_new (TetherApplication *application)
 {
+  TetherWindow *self;
+
   g_return_val_if_fail (TETHER_IS_APPLICATION (application), NULL);
 
-  return g_object_new (TETHER_TYPE_WINDOW,
+  self = g_object_new (TETHER_TYPE_WINDOW,
                        "application", application,
                        "session", tether_application_get_session (application),
                        "settings", tether_application_get_settings (application),
                        NULL);
+  g_signal_connect_object (application, "notify::session",
+                           G_CALLBACK (on_application_session_cb), self,
+                           G_CONNECT_SWAPPED);
+
+  return self;
 }
 
 TetherSession *
@@ -945,14 +955,86 @@ on_sort_order_changed_cb (TetherWindow *self)
   gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
 }
 
+/* The session: the window follows the application's, which changes when
+ * Preferences point it at another server or collection. */
+
+static void
+tether_window_attach_session (TetherWindow *self)
+{
+  TetherCollection *collection = tether_session_get_collection (self->session);
+  TetherSync *sync = tether_session_get_sync (self->session);
+
+  gtk_sort_list_model_set_model (self->sort_model, G_LIST_MODEL (collection));
+
+  g_signal_connect_object (collection, "items-changed",
+                           G_CALLBACK (on_items_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (collection, "notify::n-unsynced",
+                           G_CALLBACK (tether_window_update_sync_status), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "notify::running",
+                           G_CALLBACK (on_sync_running_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "notify::progress-text",
+                           G_CALLBACK (on_sync_progress_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (sync, "finished",
+                           G_CALLBACK (on_sync_finished_cb), self,
+                           G_CONNECT_SWAPPED);
+  on_sync_running_cb (self);
+
+  if (tether_session_is_open (self->session))
+    {
+      tether_window_session_opened (self);
+    }
+  else
+    {
+      gtk_spinner_start (self->loading_spinner);
+      tether_window_update_list_page (self);
+      tether_session_open_async (self->session,
+                                 self->cancellable,
+                                 tether_window_open_cb,
+                                 g_object_ref (self));
+    }
+}
+
+static void
+tether_window_detach_session (TetherWindow *self)
+{
+  g_signal_handlers_disconnect_by_data (tether_session_get_collection (self->session), self);
+  g_signal_handlers_disconnect_by_data (tether_session_get_sync (self->session), self);
+
+  tether_window_select_record (self, NULL);
+  tether_window_show_record (self, NULL);
+  g_clear_object (&self->deleted_record);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo-delete", FALSE);
+  tether_window_hide_banner (self);
+  self->waiting_for_network = FALSE;
+
+  gtk_sort_list_model_set_model (self->sort_model, NULL);
+}
+
+static void
+on_application_session_cb (TetherWindow      *self,
+                           GParamSpec        *pspec,
+                           TetherApplication *app)
+{
+  TetherSession *session = tether_application_get_session (app);
+
+  if (session == self->session)
+    return;
+
+  tether_window_detach_session (self);
+  g_set_object (&self->session, session);
+  tether_window_attach_session (self);
+}
+
 /* GObject */
 
 static void
 tether_window_constructed (GObject *object)
 {
   TetherWindow *self = (TetherWindow *)object;
-  TetherCollection *collection;
-  TetherSync *sync;
   g_autoptr(GtkListItemFactory) factory = NULL;
   g_autoptr(GAction) sort_action = NULL;
   GActionGroup *group;
@@ -962,8 +1044,6 @@ tether_window_constructed (GObject *object)
   g_assert (TETHER_IS_SESSION (self->session));
   g_assert (G_IS_SETTINGS (self->settings));
 
-  collection = tether_session_get_collection (self->session);
-
   g_settings_bind (self->settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
@@ -971,8 +1051,7 @@ tether_window_constructed (GObject *object)
   /* collection → sort → filter → selection → list view. GTK sorts and
    * filters incrementally, so a large collection never stalls a frame. */
   self->sorter = gtk_custom_sorter_new (sort_records_cb, self, NULL);
-  self->sort_model = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (collection)),
-                                              g_object_ref (GTK_SORTER (self->sorter)));
+  self->sort_model = gtk_sort_list_model_new (NULL, g_object_ref (GTK_SORTER (self->sorter)));
   gtk_sort_list_model_set_incremental (self->sort_model, TRUE);
   self->filter = gtk_custom_filter_new (filter_record_cb, self, NULL);
   self->filter_model = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->sort_model)),
@@ -1002,12 +1081,6 @@ tether_window_constructed (GObject *object)
   g_signal_connect_object (self->filter_model, "notify::pending",
                            G_CALLBACK (on_items_changed_cb), self,
                            G_CONNECT_SWAPPED);
-  g_signal_connect_object (collection, "items-changed",
-                           G_CALLBACK (on_items_changed_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (collection, "notify::n-unsynced",
-                           G_CALLBACK (tether_window_update_sync_status), self,
-                           G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::sort-order",
                            G_CALLBACK (on_sort_order_changed_cb), self,
                            G_CONNECT_SWAPPED);
@@ -1025,17 +1098,6 @@ tether_window_constructed (GObject *object)
                            G_CALLBACK (on_editor_resolve_cb), self,
                            G_CONNECT_SWAPPED);
 
-  sync = tether_session_get_sync (self->session);
-  g_signal_connect_object (sync, "notify::running",
-                           G_CALLBACK (on_sync_running_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (sync, "notify::progress-text",
-                           G_CALLBACK (on_sync_progress_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (sync, "finished",
-                           G_CALLBACK (on_sync_finished_cb), self,
-                           G_CONNECT_SWAPPED);
-  on_sync_running_cb (self);
 
   self->network_monitor = g_object_ref (g_network_monitor_get_default ());
   g_signal_connect_object (self->network_monitor, "network-changed",
@@ -1046,19 +1108,7 @@ tether_window_constructed (GObject *object)
                            G_CONNECT_SWAPPED);
   on_interval_changed_cb (self);
 
-  if (tether_session_is_open (self->session))
-    {
-      tether_window_session_opened (self);
-    }
-  else
-    {
-      gtk_spinner_start (self->loading_spinner);
-      tether_window_update_list_page (self);
-      tether_session_open_async (self->session,
-                                 self->cancellable,
-                                 tether_window_open_cb,
-                                 g_object_ref (self));
-    }
+  tether_window_attach_session (self);
 }
 
 static void
