@@ -966,6 +966,13 @@ tether_window_attach_session (TetherWindow *self)
 
   gtk_sort_list_model_set_model (self->sort_model, G_LIST_MODEL (collection));
 
+  /* The id and client-id fields are the server's bookkeeping: shown, not
+   * edited. Their names are settings. */
+  g_object_bind_property (tether_session_get_account (self->session), "id-field",
+                          self->editor, "id-field", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (tether_session_get_account (self->session), "client-id-field",
+                          self->editor, "client-id-field", G_BINDING_SYNC_CREATE);
+
   g_signal_connect_object (collection, "items-changed",
                            G_CALLBACK (on_items_changed_cb), self,
                            G_CONNECT_SWAPPED);
