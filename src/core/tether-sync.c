@@ -1428,9 +1428,11 @@ sync_finish (SyncRun *run)
   set_progress (self, TETHER_SYNC_PHASE_SAVING, 1.0, g_strdup (_("Saving")));
 
   /* The time of the last good sync is kept with the sync's own writes: a
-   * sync that changed nothing writes nothing at all. */
+   * sync that changed nothing writes nothing at all (but the very first
+   * one is remembered). */
   if (run->error == NULL &&
-      (run->report.pulled > 0 || run->report.pushed > 0 || run->report.deleted > 0))
+      (run->report.pulled > 0 || run->report.pushed > 0 || run->report.deleted > 0 ||
+       tether_store_get_meta (self->store, LAST_SYNC_META) == NULL))
     {
       g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
       g_autofree char *text = g_date_time_format_iso8601 (now);
