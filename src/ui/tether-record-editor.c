@@ -13,6 +13,7 @@
 #include <glib/gi18n.h>
 
 #include "tether-record-editor.h"
+#include "tether-record-row.h"
 
 /* The editor of one record: a row per attribute with a widget that fits
  * its JSON type, the ids and sync state read-only above, and the choice
@@ -444,29 +445,6 @@ is_about_field (TetherRecordEditor *self,
 {
   return g_strcmp0 (name, self->id_field) == 0 ||
          g_strcmp0 (name, self->client_id_field) == 0;
-}
-
-static const char *
-describe_sync_state (TetherSyncState state)
-{
-  /* The same words as the record list's state icons. */
-  switch (state)
-    {
-    case TETHER_SYNC_STATE_SYNCED:
-      return _("Synced");
-    case TETHER_SYNC_STATE_PENDING:
-      return _("Changed, not yet sent");
-    case TETHER_SYNC_STATE_PUSHING:
-      return _("Syncing");
-    case TETHER_SYNC_STATE_CONFLICT:
-      return _("In conflict with the server");
-    case TETHER_SYNC_STATE_ERROR:
-      return _("Could not be sent");
-    case TETHER_SYNC_STATE_DELETED:
-      return _("Deleted, not yet sent");
-    default:
-      g_return_val_if_reached ("");
-    }
 }
 
 /* Writing to the record */
@@ -1189,7 +1167,7 @@ update_about (TetherRecordEditor *self)
                     self->record, self->client_id_field);
 
   state = tether_record_get_sync_state (self->record);
-  gtk_label_set_text (self->state_label, describe_sync_state (state));
+  gtk_label_set_text (self->state_label, tether_sync_state_describe (state));
 
   if (state == TETHER_SYNC_STATE_ERROR)
     {
