@@ -603,6 +603,28 @@ test_sync_offline (void)
   g_assert_false (tether_sync_get_running (client->sync));
 }
 
+/* The network goes between the pull and the push: the push stops with
+ * the error and keeps everything. */
+static void
+test_sync_push_offline (void)
+{
+  g_autoptr(TetherTestJsonServer) server = start_json_server (NULL);
+  g_autofree char *url = g_strdup (tether_test_json_server_get_url (server));
+  g_autoptr(Client) client = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherSyncReport report;
+  TetherRecord *record;
+
+  tether_test_json_server_stop (server);
+  client = client_new (url, TETHER_CONFLICT_POLICY_ASK);
+  record = client_add (client, "Not yet");
+
+  g_assert_false (client_sync_flags (client, TETHER_SYNC_FLAGS_PUSH, &report, &error));
+  g_assert_error (error, TETHER_REMOTE_ERROR, TETHER_REMOTE_ERROR_OFFLINE);
+  g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_PENDING);
+  g_assert_false (tether_sync_get_running (client->sync));
+}
+
 static void
 test_sync_join (void)
 {
@@ -956,6 +978,7 @@ main (int   argc,
   g_test_add_func ("/sync/json-server/resolve-theirs", test_sync_resolve_theirs);
   g_test_add_func ("/sync/json-server/deleted-there-changed-here", test_sync_deleted_on_server_changed_here);
   g_test_add_func ("/sync/json-server/offline", test_sync_offline);
+  g_test_add_func ("/sync/json-server/push-offline", test_sync_push_offline);
   g_test_add_func ("/sync/json-server/join", test_sync_join);
 
 #define FAULT_TEST(path, func) \

@@ -9,6 +9,7 @@
 
 #include <gio/gunixinputstream.h>
 #include <glib/gi18n.h>
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,7 +44,7 @@ static const char commands_help[] =
   "                            (ID is \"-\" while the record has no server id);\n"
   "                            --json: [{\"cid\":…, \"id\":…|null, \"state\":…, \"attributes\":{…}}, …]\n"
   "  show REF                  one record, its fields one per line as KEY=JSON; --json: the object above\n"
-  "  add FIELD=VALUE...        a new local record; prints its cid\n"
+  "  add FIELD=VALUE...        a new local record; prints its cid; --json: {\"cid\":…}\n"
   "  set REF FIELD=VALUE...    change fields of a record\n"
   "  unset REF FIELD...        remove fields\n"
   "  delete REF                delete a record (pushed as DELETE by the next sync)\n"
@@ -80,6 +81,11 @@ fail (int         status,
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
+
+  /* Scripts read the cause as one line: a server's message or a file
+   * name may hold line breaks of its own. */
+  g_strdelimit (message, "\r\n", ' ');
+  g_strchomp (message);
 
   g_printerr ("tether-cli: %s\n", message);
 
@@ -190,7 +196,16 @@ static TetherRecord *
 lookup_ref (Cli        *cli,
             const char *ref)
 {
-  return tether_collection_lookup_ref (tether_session_get_collection (cli->session), ref);
+  TetherRecord *record;
+
+  record = tether_collection_lookup_ref (tether_session_get_collection (cli->session), ref);
+
+  /* A tombstone only waits for its DELETE: list does not show it, so no
+   * other command finds it either. */
+  if (record != NULL && tether_record_get_sync_state (record) == TETHER_SYNC_STATE_DELETED)
+    return NULL;
+
+  return record;
 }
 
 /*
@@ -350,7 +365,10 @@ cmd_add (Cli   *cli,
   tether_record_update (record, changes);
   tether_collection_add (tether_session_get_collection (cli->session), record);
 
-  g_print ("%s\n", tether_record_get_cid (record));
+  if (cli->json)
+    g_print ("{\"cid\":\"%s\"}\n", tether_record_get_cid (record));
+  else
+    g_print ("%s\n", tether_record_get_cid (record));
 
   return EXIT_OK;
 }
@@ -404,8 +422,7 @@ cmd_delete (Cli   *cli,
   if (args[0] == NULL || args[1] != NULL)
     return fail (EXIT_USAGE, "usage: delete REF");
 
-  if (!(record = lookup_ref (cli, args[0])) ||
-      tether_record_get_sync_state (record) == TETHER_SYNC_STATE_DELETED)
+  if (!(record = lookup_ref (cli, args[0])))
     return fail (EXIT_USAGE, "no record with cid or id “%s”", args[0]);
 
   tether_collection_delete (tether_session_get_collection (cli->session), record);
@@ -472,7 +489,13 @@ prepare_sync (Cli *cli)
     return EXIT_OK;
 
   if (cli->password_stdin)
-    secret = read_secret_from_stdin ();
+    {
+      secret = read_secret_from_stdin ();
+
+      /* An empty line is no password: saying so beats a 401 later. */
+      if (secret[0] == '\0')
+        return fail (EXIT_FAILURE_, "--password-stdin: no password or token on standard input");
+    }
   else
     {
       Wait wait = { g_main_loop_new (NULL, FALSE) };
@@ -698,6 +721,7 @@ cmd_export (Cli   *cli,
   guint n_items = g_list_model_get_n_items (model);
   g_autoptr(JsonArray) array = json_array_new ();
   g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GFile) file = NULL;
   g_autofree char *text = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -719,8 +743,10 @@ cmd_export (Cli   *cli,
       return EXIT_OK;
     }
 
-  if (!g_file_set_contents (args[0], text, -1, &error))
-    return fail (EXIT_FAILURE_, "%s", error->message);
+  file = g_file_new_for_commandline_arg (args[0]);
+  if (!g_file_replace_contents (file, text, strlen (text), NULL, FALSE,
+                                G_FILE_CREATE_REPLACE_DESTINATION, NULL, NULL, &error))
+    return fail (EXIT_FAILURE_, "cannot write %s: %s", args[0], error->message);
 
   return EXIT_OK;
 }
@@ -754,7 +780,15 @@ cmd_import (Cli   *cli,
     return fail (EXIT_FAILURE_, "cannot read %s: %s", args[0], error->message);
 
   if (!json_parser_load_from_data (parser, contents, length, &error))
-    return fail (EXIT_FAILURE_, "%s is not valid JSON: %s", args[0], error->message);
+    {
+      /* json-glib calls the text "<data>"; the file has a name. */
+      const char *cause = error->message;
+
+      if (g_str_has_prefix (cause, "<data>:"))
+        cause += strlen ("<data>:");
+
+      return fail (EXIT_FAILURE_, "%s is not valid JSON: %s", args[0], cause);
+    }
 
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
@@ -870,6 +904,18 @@ main (int   argc,
     status = run (&cli, argv + 2);
 
   status = close_session (&cli, status);
+
+  /* Output a script did not get is a failure, not a success: a full disk
+   * or a closed pipe must show in the exit status. */
+  errno = 0;
+  if (fflush (stdout) != 0 || ferror (stdout))
+    {
+      int saved_errno = errno;
+
+      status = fail (EXIT_FAILURE_, "cannot write to standard output%s%s",
+                     saved_errno != 0 ? ": " : "",
+                     saved_errno != 0 ? g_strerror (saved_errno) : "");
+    }
 
   g_clear_object (&cli.session);
   g_clear_object (&cli.account);

@@ -1510,6 +1510,10 @@ tether_record_new_from_buffer (GBytes  *buffer,
   data = g_bytes_get_data (buffer, &size);
   g_return_val_if_fail (offset <= size && length <= size - offset, NULL);
 
+  /* An empty GBytes has no data pointer at all. */
+  if (data == NULL)
+    data = "";
+
   if (!tether_json_scan_object (data + offset, length, line_member_cb, &members, &scan_error))
     {
       line_error (error, scan_error->message);

@@ -20,6 +20,9 @@ struct _TetherSession
   TetherSync       *sync;
   GFile            *directory;
 
+  GHashTable       *dirty;
+  guint             save_source;
+
   guint             open : 1;
 };
 
@@ -47,6 +50,11 @@ static void
 on_record_removed_cb (TetherSession *self,
                       TetherRecord  *record)
 {
+  /* A later save of an edit from this same iteration must not bring the
+   * record back. */
+  if (self->dirty != NULL)
+    g_hash_table_remove (self->dirty, record);
+
   /* A tombstone stays in the store until its DELETE is pushed; a record
    * that never reached the server, or whose deletion is done, goes. */
   if (tether_record_get_sync_state (record) == TETHER_SYNC_STATE_DELETED &&
@@ -57,16 +65,54 @@ on_record_removed_cb (TetherSession *self,
     tether_store_remove (self->store, tether_record_get_cid (record));
 }
 
+static gboolean
+save_dirty_cb (gpointer user_data)
+{
+  TetherSession *self = user_data;
+  g_autoptr(GHashTable) dirty = g_steal_pointer (&self->dirty);
+  GHashTableIter iter;
+  TetherRecord *record;
+
+  self->save_source = 0;
+
+  g_hash_table_iter_init (&iter, dirty);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &record, NULL))
+    tether_store_save (self->store, record);
+
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_record_changed_cb (TetherSession *self,
                       TetherRecord  *record,
                       const char    *field)
 {
-  /* The detailed emissions come first; the batch ends with field NULL.
-   * Saving on each is cheap (the store keeps the last state per record
-   * until its next write) but once is enough. */
-  if (field == NULL)
-    tether_store_save (self->store, record);
+  /* A single edit emits changed::FIELD only; a bulk edit emits one per
+   * field and then changed. Either way the record is saved once, in the
+   * same main-loop iteration, so the store writes it with whatever else
+   * changed then. */
+  if (self->dirty == NULL)
+    self->dirty = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+
+  if (!g_hash_table_contains (self->dirty, record))
+    g_hash_table_add (self->dirty, g_object_ref (record));
+
+  if (self->save_source == 0)
+    {
+      self->save_source = g_idle_add_full (G_PRIORITY_DEFAULT, save_dirty_cb, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->save_source),
+                                "[tether-session] save");
+    }
+}
+
+static void
+save_dirty_now (TetherSession *self)
+{
+  if (self->save_source != 0)
+    {
+      g_clear_handle_id (&self->save_source, g_source_remove);
+      save_dirty_cb (self);
+    }
 }
 
 TetherSession *
@@ -245,6 +291,9 @@ tether_session_close (TetherSession  *self,
   if (!self->open)
     return TRUE;
 
+  /* Edits of this very iteration go with the last write. */
+  save_dirty_now (self);
+
   self->open = FALSE;
   g_signal_handlers_disconnect_by_data (self->collection, self);
 
@@ -294,6 +343,8 @@ tether_session_finalize (GObject *object)
 {
   TetherSession *self = (TetherSession *)object;
 
+  g_clear_handle_id (&self->save_source, g_source_remove);
+  g_clear_pointer (&self->dirty, g_hash_table_unref);
   g_clear_object (&self->sync);
   g_clear_object (&self->remote);
   g_clear_object (&self->store);

@@ -928,7 +928,8 @@ op_finished (PushOp *op,
           tether_record_set_sync_state (record, back);
           tether_store_save (self->store, record);
           push_op_free (op);
-          sync_stop (run, g_steal_pointer (&error));
+          /* The caller owns @error. */
+          sync_stop (run, g_error_copy (error));
           goto next;
         }
 
