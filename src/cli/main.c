@@ -38,6 +38,18 @@ typedef struct
   TetherSession *session;
 } Cli;
 
+static void
+cli_clear (Cli *cli)
+{
+  g_clear_object (&cli->session);
+  g_clear_object (&cli->account);
+  g_clear_pointer (&cli->store_dir, g_free);
+  g_clear_pointer (&cli->server, g_free);
+  g_clear_pointer (&cli->collection, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Cli, cli_clear)
+
 static const char commands_help[] =
   "Commands:\n"
   "  list                      every record except deleted ones: \"CID<TAB>ID<TAB>STATE<TAB>TITLE\" per line\n"
@@ -845,7 +857,7 @@ main (int   argc,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   gboolean version = FALSE;
-  Cli cli = { NULL };
+  g_auto(Cli) cli = { NULL };
   int status;
   int (*run) (Cli *, char **) = NULL;
   const GOptionEntry entries[] = {
@@ -916,12 +928,6 @@ main (int   argc,
                      saved_errno != 0 ? ": " : "",
                      saved_errno != 0 ? g_strerror (saved_errno) : "");
     }
-
-  g_clear_object (&cli.session);
-  g_clear_object (&cli.account);
-  g_free (cli.store_dir);
-  g_free (cli.server);
-  g_free (cli.collection);
 
   return status;
 }
