@@ -234,7 +234,7 @@ json_server_setup (JsonServerFixture *fixture,
   fixture->account = tether_account_new ();
   tether_account_set_server_url (fixture->account, tether_test_json_server_get_url (fixture->server));
   fixture->remote = tether_remote_new (fixture->account);
-  tether_remote_set_timeout (fixture->remote, 10);
+  tether_remote_set_timeout (fixture->remote, 60);
 }
 
 static void
@@ -548,7 +548,7 @@ fixture_setup (Fixture       *fixture,
   fixture->account = tether_account_new ();
   tether_account_set_server_url (fixture->account, tether_test_soup_server_get_url (fixture->server));
   fixture->remote = tether_remote_new (fixture->account);
-  tether_remote_set_timeout (fixture->remote, 10);
+  tether_remote_set_timeout (fixture->remote, 60);
 }
 
 static void
