@@ -670,7 +670,13 @@ tether_collection_delete (TetherCollection *self,
   n_unsynced = self->n_unsynced;
   g_ptr_array_remove_index (self->items, position);
 
-  tombstone = tether_record_get_id_key (record)->kind != TETHER_RECORD_ID_NONE;
+  /* A record the server may have is kept as a tombstone, to be deleted
+   * there: one with a server id, one whose create is in flight, and one
+   * whose create may have reached the server (the sync then gave it the
+   * sent version as its base). Only a record that never left is dropped. */
+  tombstone = tether_record_get_id_key (record)->kind != TETHER_RECORD_ID_NONE ||
+              tether_record_get_sync_state (record) == TETHER_SYNC_STATE_PUSHING ||
+              tether_record_get_base (record) != NULL;
   if (tombstone)
     {
       g_ptr_array_add (self->tombstones, record);

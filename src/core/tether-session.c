@@ -58,7 +58,6 @@ on_record_removed_cb (TetherSession *self,
   /* A tombstone stays in the store until its DELETE is pushed; a record
    * that never reached the server, or whose deletion is done, goes. */
   if (tether_record_get_sync_state (record) == TETHER_SYNC_STATE_DELETED &&
-      tether_record_get_id (record) != NULL &&
       g_ptr_array_find (tether_collection_get_tombstones (self->collection), record, NULL))
     tether_store_save (self->store, record);
   else

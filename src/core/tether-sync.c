@@ -106,6 +106,7 @@ struct _SyncRun
   guint             round;
   guint             need_second_round : 1;
   guint             stopping : 1;
+  guint             pumping : 1;
 
   /* Pull */
   char             *page_url;
@@ -162,8 +163,10 @@ static JsonObject *
 object_copy (JsonObject *object)
 {
   g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), object);
-  g_autoptr(JsonNode) copy = json_node_copy (node);
+  g_autofree char *text = json_to_string (node, FALSE);
+  g_autoptr(JsonNode) copy = json_from_string (text, NULL);
 
+  /* A deep copy: json_node_copy() shares the object it wraps. */
   return json_object_ref (json_node_get_object (copy));
 }
 
@@ -327,6 +330,9 @@ merge_three_way (SyncRun      *run,
   g_autoptr(GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GPtrArray) order = g_ptr_array_new ();
   JsonObject *sources[] = { local, server, base };
+  JsonObject *previous = tether_record_get_sync_state (record) == TETHER_SYNC_STATE_CONFLICT
+                           ? tether_record_get_conflict (record)
+                           : NULL;
   TetherSyncState state;
 
   /* Every field any side has, in the local order first. */
@@ -353,13 +359,19 @@ merge_three_way (SyncRun      *run,
       JsonNode *s = json_object_get_member (server, name);
       JsonNode *take;
 
+      /* A field already in conflict stays one until the user settles it
+       * or both sides agree: the base moved on to the server's version
+       * when the clash was found, so it no longer tells who changed what. */
       if (nodes_equal (l, s))
         take = l;
+      else if (previous != NULL && json_object_has_member (previous, name))
+        goto clash;
       else if (nodes_equal (l, b))
         take = s;                               /* changed on the server only */
       else if (nodes_equal (s, b))
         take = l;                               /* changed here only */
       else
+clash:
         {
           /* Changed on both sides to different values: a real clash. */
           switch (policy)
@@ -424,10 +436,16 @@ merge_existing (SyncRun      *run,
     case TETHER_SYNC_STATE_PENDING:
     case TETHER_SYNC_STATE_PUSHING:
     case TETHER_SYNC_STATE_ERROR:
-    case TETHER_SYNC_STATE_CONFLICT:
       /* Unchanged on the server since we last saw it: keep what is here. */
       if (base != NULL && objects_equal (base, server))
         return;
+      merge_three_way (run, record, server);
+      break;
+
+    case TETHER_SYNC_STATE_CONFLICT:
+      /* Merged again at every pull, even with the server unchanged: an
+       * edit made here since may have settled a clash (both sides now
+       * agree), and the record must not list it any more. */
       merge_three_way (run, record, server);
       break;
 
@@ -452,6 +470,9 @@ merge_existing (SyncRun      *run,
       g_assert_not_reached ();
     }
 
+  /* The ETag came with an earlier reply for this one record; a listing
+   * gives none, and a stale one would make every update a 412. */
+  tether_record_set_etag (record, NULL);
   tether_store_save (self->store, record);
   run->report.pulled++;
 }
@@ -493,6 +514,18 @@ merge_server_object (SyncRun    *run,
               g_debug ("Record %s was created by an earlier push; adopting id",
                        tether_record_get_cid (mine));
               tether_record_set_id (mine, id);
+              tether_record_set_etag (mine, NULL);
+
+              /* Deleted here before we knew the create had worked: the
+               * deletion stands, and goes out as a DELETE. */
+              if (tether_record_get_sync_state (mine) == TETHER_SYNC_STATE_DELETED)
+                {
+                  tether_record_apply_server (mine, tether_record_get_attributes (mine),
+                                              attributes, TETHER_SYNC_STATE_DELETED);
+                  tether_store_save (self->store, mine);
+                  return;
+                }
+
               record = mine;
             }
         }
@@ -576,13 +609,16 @@ detect_server_deletions (SyncRun *run)
         handle_server_deletion (run, record, forget);
     }
 
+  /* A tombstone the listing does not hold is done; one without an id is
+   * a create that never reached the server (the listing would have
+   * matched its cid). */
   tombstones = tether_collection_get_tombstones (self->collection);
   for (guint i = 0; i < tombstones->len; i++)
     {
       TetherRecord *record = g_ptr_array_index (tombstones, i);
       g_autofree char *key = id_key (tether_record_get_id (record));
 
-      if (key != NULL && !g_hash_table_contains (run->listed, key))
+      if (key == NULL || !g_hash_table_contains (run->listed, key))
         g_ptr_array_add (forget, g_object_ref (record));
     }
 
@@ -885,14 +921,76 @@ apply_reply (SyncRun      *run,
   if (unchanged)
     tether_record_apply_server (op->record, server, server, TETHER_SYNC_STATE_SYNCED);
   else
-    tether_record_apply_server (op->record,
-                                tether_record_get_attributes (op->record),
-                                server,
-                                objects_equal (tether_record_get_attributes (op->record), server)
-                                  ? TETHER_SYNC_STATE_SYNCED
-                                  : TETHER_SYNC_STATE_PENDING);
+    {
+      /* Edited meanwhile: the local version stays, with what the server
+       * added by itself (the client-id field, a creation date) so that a
+       * later PUT does not take it away again. */
+      const char *cid_field = tether_account_get_client_id_field (self->account);
+      g_autoptr(JsonObject) local = object_copy (tether_record_get_attributes (op->record));
+      JsonObjectIter iter;
+      const char *name;
+      JsonNode *value;
+
+      JsonObject *old_base = tether_record_get_base (op->record);
+
+      /* Added by the server: in its reply, but neither in what was sent
+       * nor in the version it had before. A field the user removed
+       * meanwhile was in that version, and stays removed. */
+      json_object_iter_init_ordered (&iter, server);
+      while (json_object_iter_next_ordered (&iter, &name, &value))
+        if (!json_object_has_member (local, name) &&
+            (g_strcmp0 (name, cid_field) == 0 ||
+             ((sent == NULL || !json_object_has_member (sent, name)) &&
+              (old_base == NULL || json_object_get_size (old_base) == 0 ||
+               !json_object_has_member (old_base, name)))))
+          json_object_set_member (local, name, json_node_copy (value));
+
+      tether_record_apply_server (op->record, local, server,
+                                  objects_equal (local, server)
+                                    ? TETHER_SYNC_STATE_SYNCED
+                                    : TETHER_SYNC_STATE_PENDING);
+    }
 
   tether_record_set_error_message (op->record, NULL);
+}
+
+/* The user deleted the record while its create or update was in flight.
+ * The server has the record now: it is a tombstone with that id, and its
+ * DELETE goes out in this same push. Returns %TRUE if that was the case. */
+static gboolean
+deleted_in_flight (SyncRun    *run,
+                   PushOp     *op,
+                   JsonObject *reply)
+{
+  TetherSync *self = run->self;
+  TetherRecord *record = op->record;
+  const char *id_field = tether_account_get_id_field (self->account);
+  gboolean gone = tether_collection_lookup_cid (self->collection, tether_record_get_cid (record)) == NULL;
+
+  if (!gone && tether_record_get_sync_state (record) != TETHER_SYNC_STATE_DELETED)
+    return FALSE;
+
+  if (reply != NULL)
+    {
+      g_autoptr(JsonObject) server = server_attributes (reply, id_field);
+
+      if (tether_record_get_id (record) == NULL)
+        tether_record_set_id (record, json_object_get_member (reply, id_field));
+      tether_record_apply_server (record, tether_record_get_attributes (record), server,
+                                  TETHER_SYNC_STATE_DELETED);
+    }
+
+  /* A new record deleted before its create came back was dropped from
+   * the collection outright: it returns as a tombstone. */
+  tether_record_set_sync_state (record, TETHER_SYNC_STATE_DELETED);
+  if (gone)
+    tether_collection_add (self->collection, record);
+
+  tether_store_save (self->store, record);
+  g_queue_push_tail (&run->queue, push_op_new (run, record, OP_DELETE));
+  run->push_total++;
+
+  return TRUE;
 }
 
 static gboolean
@@ -920,8 +1018,38 @@ op_finished (PushOp *op,
 
   if (error != NULL)
     {
-      TetherSyncState back = op->kind == OP_DELETE ? TETHER_SYNC_STATE_DELETED
-                                                   : TETHER_SYNC_STATE_PENDING;
+      gboolean gone = tether_collection_lookup_cid (self->collection, tether_record_get_cid (record)) == NULL;
+      TetherSyncState back = op->kind == OP_DELETE ||
+                             tether_record_get_sync_state (record) == TETHER_SYNC_STATE_DELETED ||
+                             gone
+                               ? TETHER_SYNC_STATE_DELETED
+                               : TETHER_SYNC_STATE_PENDING;
+
+      /* Deleted while its create was in flight. If the create may have
+       * reached the server, the tombstone (without an id) waits for a pull
+       * to match it by cid, then goes out as a DELETE; if it surely did
+       * not, there is nothing left to do. */
+      if (op->kind == OP_CREATE && back == TETHER_SYNC_STATE_DELETED)
+        {
+          tether_record_set_sync_state (record, TETHER_SYNC_STATE_DELETED);
+          if (tether_remote_error_is_uncertain (error) || error_stops_sync (error))
+            {
+              if (gone)
+                tether_collection_add (self->collection, record);
+              tether_store_save (self->store, record);
+              run->need_second_round = run->need_second_round || run->round == 1;
+            }
+          else if (!gone)
+            {
+              tether_store_remove (self->store, tether_record_get_cid (record));
+              tether_collection_forget (self->collection, record);
+            }
+          run->push_done++;
+          push_op_free (op);
+          if (error_stops_sync (error))
+            sync_stop (run, g_error_copy (error));
+          goto next;
+        }
 
       if (error_stops_sync (error))
         {
@@ -941,8 +1069,18 @@ op_finished (PushOp *op,
 
           if (cid_field != NULL && cid_field[0] != '\0')
             {
+              JsonObject *sent = g_object_get_data (G_OBJECT (record), "tether-sync-sent");
+
               g_debug ("Create of %s has an unknown outcome: %s",
                        tether_record_get_cid (record), error->message);
+
+              /* What the server may now hold: the base a later merge and
+               * a later delete must reckon with. */
+              if (sent != NULL)
+                {
+                  g_autoptr(JsonObject) maybe = server_attributes (sent, tether_account_get_id_field (self->account));
+                  tether_record_apply_server (record, tether_record_get_attributes (record), maybe, back);
+                }
               tether_record_set_sync_state (record, back);
               tether_record_set_error_message (record, error->message);
               tether_store_save (self->store, record);
@@ -964,6 +1102,20 @@ op_finished (PushOp *op,
                 }
               goto next;
             }
+        }
+
+      /* An update the server may or may not have applied: sending it
+       * again is harmless, but the base would then be stale if the reply
+       * is lost again. A pull first settles what the server holds. */
+      if (op->kind == OP_UPDATE && tether_remote_error_is_uncertain (error) && run->round == 1)
+        {
+          run->need_second_round = TRUE;
+          run->second_round_delay_ms = MAX (run->second_round_delay_ms,
+                                            tether_remote_error_get_retry_after (error) * 1000);
+          tether_record_set_sync_state (record, back);
+          tether_store_save (self->store, record);
+          push_op_free (op);
+          goto next;
         }
 
       if (g_error_matches (error, TETHER_REMOTE_ERROR, TETHER_REMOTE_ERROR_CONFLICT) &&
@@ -1044,6 +1196,7 @@ create_cb (GObject      *object,
   PushOp *op = user_data;
   SyncRun *run = op->run;
   TetherSync *self = run->self;
+  g_autoptr(TetherRecord) record = g_object_ref (op->record);
   g_autoptr(JsonObject) reply = NULL;
   g_autofree char *etag = NULL;
   g_autoptr(GError) error = NULL;
@@ -1051,7 +1204,17 @@ create_cb (GObject      *object,
   reply = tether_remote_create_finish (TETHER_REMOTE (object), result, &etag, &error);
   if (reply == NULL)
     {
+      /* op_finished() still reads what was sent. */
       op_finished (op, error);
+      g_object_set_data (G_OBJECT (record), "tether-sync-sent", NULL);
+      return;
+    }
+  g_object_set_data (G_OBJECT (op->record), "tether-sync-sent", NULL);
+
+  if (deleted_in_flight (run, op, reply))
+    {
+      run->report.pushed++;
+      op_finished (op, NULL);
       return;
     }
 
@@ -1088,6 +1251,13 @@ update_cb (GObject      *object,
     }
 
   tether_record_set_etag (op->record, etag);
+  if (deleted_in_flight (run, op, reply))
+    {
+      g_object_set_data (G_OBJECT (op->record), "tether-sync-sent", NULL);
+      run->report.pushed++;
+      op_finished (op, NULL);
+      return;
+    }
   apply_reply (run, op, reply, sent);
   g_object_set_data (G_OBJECT (op->record), "tether-sync-sent", NULL);
   tether_store_save (self->store, op->record);
@@ -1142,14 +1312,18 @@ push_op_start (PushOp *op)
 
     case OP_CREATE:
       {
-        g_autoptr(JsonObject) body = tether_record_to_json (record);
+        g_autoptr(JsonObject) body = NULL;
         const char *cid_field = tether_account_get_client_id_field (self->account);
 
+        body = tether_record_to_json (record);
         if (json_object_has_member (body, id_field))
           json_object_remove_member (body, id_field);
         if (cid_field != NULL && cid_field[0] != '\0')
           json_object_set_string_member (body, cid_field, tether_record_get_cid (record));
 
+        g_object_set_data_full (G_OBJECT (record), "tether-sync-sent",
+                                json_object_ref (body),
+                                (GDestroyNotify) json_object_unref);
         tether_record_set_sync_state (record, TETHER_SYNC_STATE_PUSHING);
         tether_remote_create_async (self->remote, body, run->cancellable, create_cb, op);
       }
@@ -1223,6 +1397,12 @@ sync_push_pump (SyncRun *run)
   TetherSync *self = run->self;
   guint limit = MAX (tether_account_get_push_concurrency (self->account), 1);
 
+  /* An operation may finish inside push_op_start() (an edit undone has
+   * nothing to send): the outer loop carries on and ends the push. */
+  if (run->pumping)
+    return;
+
+  run->pumping = TRUE;
   while (!run->stopping && run->in_flight < limit && !g_queue_is_empty (&run->queue))
     {
       PushOp *op = g_queue_pop_head (&run->queue);
@@ -1242,6 +1422,7 @@ sync_push_pump (SyncRun *run)
       push_op_start (op);
       update_push_progress (run);
     }
+  run->pumping = FALSE;
 
   if (run->in_flight > 0 || run->pending_retries > 0)
     return;
@@ -1277,6 +1458,41 @@ sync_push_pump (SyncRun *run)
     }
 
   sync_finish (run);
+}
+
+static void
+tag_create (SyncRun      *run,
+            TetherRecord *record)
+{
+  TetherSync *self = run->self;
+  const char *cid_field = tether_account_get_client_id_field (self->account);
+  g_autoptr(JsonObject) tagged = NULL;
+  g_autoptr(JsonObject) base = NULL;
+
+  if (cid_field == NULL || cid_field[0] == '\0')
+    return;
+
+  tagged = object_copy (tether_record_get_attributes (record));
+  json_object_set_string_member (tagged, cid_field, tether_record_get_cid (record));
+  /* The version the server may hold from now on is the one sent. */
+  base = object_copy (tether_record_get_base (record) ? tether_record_get_base (record) : tagged);
+
+  tether_record_apply_server (record, tagged, base, tether_record_get_sync_state (record));
+  tether_store_save (self->store, record);
+}
+
+static void
+creates_tagged_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  SyncRun *run = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_store_flush_finish (TETHER_STORE (object), result, &error))
+    sync_stop (run, g_steal_pointer (&error));
+
+  sync_push_pump (run);
 }
 
 static void
@@ -1324,7 +1540,18 @@ sync_push_start (SyncRun *run)
   run->push_total = g_queue_get_length (&run->queue);
   update_push_progress (run);
 
-  sync_push_pump (run);
+  /* Before a create goes out, the record says so on disk: it carries its
+   * cid in the client-id field, as the server's copy will, and the version
+   * sent as its base (what the server may hold). Killed in mid-request, the app
+   * then knows on its next start that a delete must be sent to the server
+   * rather than just dropped, and no later update strips the field. */
+  for (guint i = 0; i < creates->len; i++)
+    tag_create (run, ((PushOp *) g_ptr_array_index (creates, i))->record);
+
+  if (creates->len > 0)
+    tether_store_flush_async (self->store, NULL, creates_tagged_cb, run);
+  else
+    sync_push_pump (run);
 }
 
 /*
