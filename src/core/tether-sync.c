@@ -453,17 +453,23 @@ merge_existing (SyncRun      *run,
       if (base != NULL && objects_equal (base, server))
         return;
 
-      /* Deleted here, changed there. Only "local wins" lets the deletion
-       * throw the server's edit away; otherwise the record comes back with
-       * the server's version, and says why. */
-      if (tether_account_get_conflict_policy (self->account) == TETHER_CONFLICT_POLICY_LOCAL_WINS)
-        return;
+      /* Deleted here, and the server's version differs from the last one
+       * seen. That may be another client's edit, or this client's own
+       * update whose reply was lost: the two cannot be told apart, and
+       * bringing back a record the user deleted on a guess would undo an
+       * explicit choice. The deletion stands, unless the policy is to take
+       * the server's version. */
+      if (tether_account_get_conflict_policy (self->account) != TETHER_CONFLICT_POLICY_SERVER_WINS)
+        {
+          tether_record_apply_server (record, tether_record_get_attributes (record), server,
+                                      TETHER_SYNC_STATE_DELETED);
+          tether_record_set_etag (record, NULL);
+          tether_store_save (self->store, record);
+          return;
+        }
 
       tether_collection_restore (self->collection, record, TETHER_SYNC_STATE_SYNCED);
       tether_record_apply_server (record, server, server, TETHER_SYNC_STATE_SYNCED);
-      if (tether_account_get_conflict_policy (self->account) == TETHER_CONFLICT_POLICY_ASK)
-        tether_record_set_error_message (record,
-                                         _("This record was changed on the server after you deleted it, so it was kept. Delete it again to remove it."));
       break;
 
     default:
@@ -1410,7 +1416,8 @@ sync_push_pump (SyncRun *run)
 
       /* The queue was made before the first request went out; a record
        * may have been resolved, deleted or forgotten since. */
-      if ((op->kind == OP_DELETE) != (state == TETHER_SYNC_STATE_DELETED) ||
+      if (tether_collection_lookup_cid (self->collection, tether_record_get_cid (op->record)) == NULL ||
+          (op->kind == OP_DELETE) != (state == TETHER_SYNC_STATE_DELETED) ||
           state == TETHER_SYNC_STATE_CONFLICT ||
           state == TETHER_SYNC_STATE_SYNCED)
         {
