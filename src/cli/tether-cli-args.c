@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tether-cli-args.h"
+#include "tether-json-scan.h"
 
 gboolean
 tether_cli_parse_assignment (const char  *argument,
@@ -49,7 +50,8 @@ tether_cli_parse_assignment (const char  *argument,
    * count=42 a number, tags=["a"] an array. */
   parser = json_parser_new_immutable ();
   if (text[0] != '\0' && json_parser_load_from_data (parser, text, -1, NULL) &&
-      json_parser_get_root (parser) != NULL)
+      json_parser_get_root (parser) != NULL &&
+      tether_json_node_text_is_valid (json_parser_get_root (parser)))
     {
       *value = json_node_copy (json_parser_get_root (parser));
     }

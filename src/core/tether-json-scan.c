@@ -10,6 +10,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <json-glib/json-glib.h>
+
 #include "tether-json-scan.h"
 
 G_DEFINE_QUARK (tether-json-scan-error-quark, tether_json_scan_error)
@@ -709,4 +711,45 @@ tether_json_value_get_int (const TetherJsonValue *value)
     result = result * 10 - (*p - '0');
 
   return negative ? result : -result;
+}
+
+/* json-glib turns an escaped lone surrogate ("\ud800") into bytes that
+ * are not UTF-8; such text must not reach a record, a widget or the
+ * store. */
+gboolean
+tether_json_node_text_is_valid (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, &name, &member))
+          if (!g_utf8_validate (name, -1, NULL) || !tether_json_node_text_is_valid (member))
+            return FALSE;
+        return TRUE;
+      }
+
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          if (!tether_json_node_text_is_valid (json_array_get_element (array, i)))
+            return FALSE;
+        return TRUE;
+      }
+
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) != G_TYPE_STRING ||
+             g_utf8_validate (json_node_get_string (node), -1, NULL);
+
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+    }
 }

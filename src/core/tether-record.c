@@ -1036,7 +1036,11 @@ finish_edit (TetherRecord    *self,
     {
       drop_line (self);
 
-      self->revision++;
+      /* The store writes the revision as a JSON integer, which this
+       * code reads as a signed 64-bit value: it stops there rather than
+       * write one it could not read back. */
+      if (self->revision < G_MAXINT64)
+        self->revision++;
       self->modified = g_get_real_time ();
       g_clear_pointer (&self->modified_dt, g_date_time_unref);
 

@@ -12,6 +12,7 @@
 #include <glib/gi18n-lib.h>
 #include <libsoup/soup.h>
 
+#include "tether-json-scan.h"
 #include "tether-remote.h"
 
 /* The REST client: one SoupSession, asynchronous on the main loop, every
@@ -1478,6 +1479,12 @@ parse_reply (GBytes      *body,
       return NULL;
     }
 
+  if (!tether_json_node_text_is_valid (root))
+    {
+      *error = protocol_error_new (_("it holds text that is not valid UTF-8"));
+      return NULL;
+    }
+
   switch (shape)
     {
     case SHAPE_RECORD_LIST:
@@ -1618,8 +1625,9 @@ remote_parse_reply_finish (TetherRemote  *self,
 
 /* A success reply whose body is about to be parsed must say it is JSON. */
 static gboolean
-reply_check_json (Reply   *reply,
-                  GError **error)
+reply_check_json (TetherRemote  *self,
+                  Reply         *reply,
+                  GError       **error)
 {
   g_autofree char *content_type = NULL;
   g_autofree char *detail = NULL;
@@ -1627,8 +1635,12 @@ reply_check_json (Reply   *reply,
   if (content_type_is_json (reply->headers, &content_type))
     return TRUE;
 
+  /* The server chose the content type: it is repeated only if it cannot
+   * carry the secret back into a message. */
   if (content_type == NULL)
     detail = g_strdup (_("the reply has no content type"));
+  else if (remote_text_has_secret (self, content_type))
+    detail = g_strdup (_("the reply is not JSON"));
   else
     detail = g_strdup_printf (_("the reply is “%s”, not JSON"), content_type);
 
@@ -2070,7 +2082,7 @@ list_request_cb (GObject      *object,
       return;
     }
 
-  if (!reply_check_json (reply, &error) || !list_read_links (data, reply, &error))
+  if (!reply_check_json (self, reply, &error) || !list_read_links (data, reply, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -2320,7 +2332,7 @@ write_request_cb (GObject      *object,
       return;
     }
 
-  if (!reply_check_json (reply, &error))
+  if (!reply_check_json (self, reply, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;

@@ -1543,6 +1543,35 @@ parse_object (const char *data,
 /* Reads the header line at the start of @data; *body is where the lines
  * after it begin. A header that cannot be read makes every line a
  * candidate record, so nothing readable is lost with it. */
+
+/* A member read from a file the store did not necessarily write well:
+ * anything but a string (or an integer) reads as absent, never as a
+ * critical warning. */
+static const char *
+member_string (JsonObject *object,
+               const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+
+  return json_node_get_string (node);
+}
+
+static gint64
+member_int (JsonObject *object,
+            const char *name,
+            gint64      fallback)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return fallback;
+
+  return json_node_get_int (node);
+}
+
 static HeaderStatus
 parse_header (GBytes      *bytes,
               const char  *format,
@@ -1563,7 +1592,7 @@ parse_header (GBytes      *bytes,
 
   object = parse_object (data, newline - data);
   if (object == NULL ||
-      g_strcmp0 (json_object_get_string_member_with_default (object, "format", NULL), format) != 0)
+      g_strcmp0 (member_string (object, "format"), format) != 0)
     return HEADER_BAD;
 
   version = json_object_get_member (object, "version");
@@ -1737,7 +1766,7 @@ read_journal (LoadState  *state,
     case HEADER_OK:
     default:
       state->journal_generation =
-        g_strdup (json_object_get_string_member_with_default (header, "generation", NULL));
+        g_strdup (member_string (header, "generation"));
 
       /* Without its generation the journal cannot be matched to the
        * snapshot, and the writer would start a new one over it. */
@@ -1850,9 +1879,9 @@ read_snapshot_header (LoadState  *state,
       JsonObject *journal = json_node_get_object (member);
 
       state->journal_ref =
-        g_strdup (json_object_get_string_member_with_default (journal, "generation", NULL));
+        g_strdup (member_string (journal, "generation"));
       state->journal_ref_offset =
-        MAX (0, json_object_get_int_member_with_default (journal, "offset", 0));
+        MAX (0, member_int (journal, "offset", 0));
     }
 
   return TRUE;

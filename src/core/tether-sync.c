@@ -771,10 +771,8 @@ sync_page_cb (GObject      *object,
       for (guint i = 0; i < json_array_get_length (ids); i++)
         g_hash_table_add (run->listed, id_key (json_array_get_element (ids, i)));
 
-      if (json_object_has_member (meta, "next"))
-        next_url = json_object_get_string_member (meta, "next");
-      if (json_object_has_member (meta, "last"))
-        run->last_page = json_object_get_int_member (meta, "last");
+      next_url = json_object_get_string_member_with_default (meta, "next", NULL);
+      run->last_page = json_object_get_int_member_with_default (meta, "last", 0);
     }
   else
     {
@@ -830,8 +828,8 @@ sync_fetch_page (SyncRun *run)
   JsonObject *meta = lookup_page_meta (self, run->page_url);
   const char *etag = NULL;
 
-  if (meta != NULL && json_object_has_member (meta, "etag"))
-    etag = json_object_get_string_member (meta, "etag");
+  if (meta != NULL)
+    etag = json_object_get_string_member_with_default (meta, "etag", NULL);
 
   update_pull_progress (run);
   tether_remote_list_page_async (self->remote,
