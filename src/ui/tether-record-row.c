@@ -108,7 +108,7 @@ describe_detail (TetherRecord *record)
           g_strcmp0 (name, title_field) != 0 &&
           g_strcmp0 (text, title) != 0)
         {
-          g_autofree char *line = g_strdelimit (g_strndup (text, 200), "\n\r\t", ' ');
+          g_autofree char *line = g_strdelimit (g_utf8_substring (text, 0, 200), "\n\r\t", ' ');
           return g_steal_pointer (&line);
         }
     }
