@@ -948,6 +948,54 @@ test_round_trip (void)
   g_assert_finalize_object (reloaded);
 }
 
+/* What an update in flight would make the server hold is kept in the
+ * line, through a bookkeeping-only rewrite too, and cleared once the
+ * server's version is known. */
+static void
+test_sent (void)
+{
+  g_autoptr(JsonObject) attributes = object_from_string ("{\"title\":\"Sent\",\"n\":1}");
+  g_autoptr(JsonObject) sent = object_from_string ("{\"title\":\"Sent\",\"n\":2,\"note\":\"new\"}");
+  g_autoptr(JsonNode) id = json_node_init_int (json_node_alloc (), 7);
+  g_autoptr(TetherRecord) record = tether_record_new_from_server (id, attributes);
+  g_autoptr(TetherRecord) loaded = NULL;
+  g_autoptr(TetherRecord) relazy = NULL;
+  g_autoptr(GBytes) line = NULL;
+  g_autoptr(GBytes) rewritten = NULL;
+  g_autofree char *plain = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (tether_record_get_sent (record));
+  plain = serialize_to_string (record);
+  g_assert_null (strstr (plain, "\"sent\""));
+
+  tether_record_set_sent (record, sent);
+  g_assert_true (objects_identical (tether_record_get_sent (record), sent));
+  g_assert_cmpuint (tether_record_get_revision (record), ==, 0);
+
+  line = tether_record_serialize (record);
+  g_assert_true (tether_json_scan_validate (g_bytes_get_data (line, NULL), g_bytes_get_size (line), NULL));
+  loaded = tether_record_new_from_line (line, &error);
+  g_assert_no_error (error);
+
+  /* A bookkeeping change rewrites the line without parsing it. */
+  tether_record_set_sync_state (loaded, TETHER_SYNC_STATE_PUSHING);
+  rewritten = tether_record_serialize (loaded);
+  relazy = tether_record_new_from_line (rewritten, &error);
+  g_assert_no_error (error);
+  g_assert_true (objects_identical (tether_record_get_sent (relazy), sent));
+  g_assert_true (objects_identical (tether_record_get_sent (loaded), sent));
+
+  tether_record_apply_server (loaded, sent, sent, TETHER_SYNC_STATE_SYNCED);
+  g_assert_null (tether_record_get_sent (loaded));
+  g_clear_pointer (&plain, g_free);
+  plain = serialize_to_string (loaded);
+  g_assert_null (strstr (plain, "\"sent\""));
+
+  g_assert_null (record_from_string ("{\"cid\":\"c\",\"attributes\":{},\"sent\":[1]}", &error));
+  g_assert_error (error, TETHER_RECORD_ERROR, TETHER_RECORD_ERROR_INVALID);
+}
+
 static void
 test_lazy_bookkeeping (void)
 {
@@ -1237,6 +1285,7 @@ main (int   argc,
   g_test_add_func ("/record/serialize/format", test_serialize_format);
   g_test_add_func ("/record/serialize/round-trip", test_round_trip);
   g_test_add_func ("/record/serialize/lazy-bookkeeping", test_lazy_bookkeeping);
+  g_test_add_func ("/record/serialize/sent", test_sent);
   g_test_add_func ("/record/serialize/writer-sanitizes", test_writer_sanitizes);
   g_test_add_func ("/record/line/from-buffer", test_from_buffer);
   g_test_add_func ("/record/line/hand-written", test_hand_written_line);

@@ -971,6 +971,107 @@ test_fault_edit_during_push (Faulty        *fixture,
   g_assert_cmpuint (tether_test_soup_server_get_n_records (fixture->server), ==, 1);
 }
 
+/* The server applies an update and the reply is lost; the user removes
+ * the field the update added before the sync hears of it. The server's
+ * value is this client's own (the record wrote down what it sent before
+ * the request went out), so the removal stands and reaches the server. */
+static void
+test_fault_update_reply_lost (Faulty        *fixture,
+                              gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) on_server = NULL;
+  g_autofree char *journal_path = g_build_filename (fixture->client->dir, "journal.jsonl", NULL);
+  g_autofree char *journal = NULL;
+  g_autofree char *id = NULL;
+  TetherRecord *record = client_add (fixture->client, "Note taker");
+  TetherSyncReport report;
+
+  client_sync_ok (fixture->client, &report);
+  g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_SYNCED);
+  g_assert_null (tether_record_get_sent (record));
+
+  tether_record_set_string (record, "note", "written on the train");
+  push_fault (fixture, &(TetherTestFault) { .kind = TETHER_TEST_FAULT_DROP, .method = "PATCH", .times = 1 });
+  tether_sync_run_async (fixture->client->sync, TETHER_SYNC_FLAGS_ALL, NULL, tether_test_async_result_cb, &result);
+
+  while (tether_record_get_sync_state (record) != TETHER_SYNC_STATE_PUSHING)
+    g_main_context_iteration (NULL, TRUE);
+
+  /* On disk before the request went out. */
+  g_assert_true (g_file_get_contents (journal_path, &journal, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (journal, "\"sent\":{"));
+  g_assert_nonnull (strstr (journal, "\"note\":\"written on the train\"}"));
+  g_assert_cmpstr (json_object_get_string_member (tether_record_get_sent (record), "note"), ==,
+                   "written on the train");
+
+  tether_record_unset_attribute (record, "note");
+
+  tether_test_wait_for_result (&result);
+  g_assert_true (tether_sync_run_finish (fixture->client->sync, result, &report, &error));
+  g_assert_no_error (error);
+  g_assert_false (tether_record_has_attribute (record, "note"));
+  g_assert_null (tether_record_get_conflict (record));
+
+  client_sync_ok (fixture->client, &report);
+  g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_SYNCED);
+  g_assert_false (tether_record_has_attribute (record, "note"));
+  g_assert_null (tether_record_get_sent (record));
+  id = tether_record_dup_id_string (record);
+  on_server = tether_test_soup_server_dup_record (fixture->server, id);
+  g_assert_nonnull (on_server);
+  g_assert_false (json_object_has_member (on_server, "note"));
+}
+
+/* Another client deletes a record while this one lists the collection
+ * page by page: the pages after it move up by one, and the record that
+ * moved from the second page onto the first is in neither. It is not
+ * taken for deleted: the sync sees the collection's size change between
+ * pages and lists again. */
+static void
+test_fault_listing_moves (Faulty        *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherCollection *collection = client_collection (fixture->client);
+  TetherSyncReport report;
+  guint requests;
+
+  tether_account_set_page_size (fixture->client->account, 2);
+  tether_test_soup_server_set_records (fixture->server,
+                                       "[{\"id\":1,\"title\":\"One\"},{\"id\":2,\"title\":\"Two\"},"
+                                       "{\"id\":3,\"title\":\"Three\"},{\"id\":4,\"title\":\"Four\"},"
+                                       "{\"id\":5,\"title\":\"Five\"}]");
+  client_sync_ok (fixture->client, &report);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (collection)), ==, 5);
+
+  /* The first page is made, then held back while record 1 goes. */
+  push_fault (fixture, &(TetherTestFault) { .kind = TETHER_TEST_FAULT_DELAY, .method = "GET", .delay_ms = 300, .times = 1 });
+  requests = tether_test_soup_server_get_n_requests (fixture->server);
+  tether_sync_run_async (fixture->client->sync, TETHER_SYNC_FLAGS_ALL, NULL, tether_test_async_result_cb, &result);
+  while (tether_test_soup_server_get_n_requests (fixture->server) == requests)
+    g_main_context_iteration (NULL, TRUE);
+  tether_test_soup_server_set_records (fixture->server,
+                                       "[{\"id\":2,\"title\":\"Two\"},{\"id\":3,\"title\":\"Three\"},"
+                                       "{\"id\":4,\"title\":\"Four\"},{\"id\":5,\"title\":\"Five\"}]");
+
+  tether_test_wait_for_result (&result);
+  g_assert_true (tether_sync_run_finish (fixture->client->sync, result, &report, &error));
+  g_assert_no_error (error);
+
+  for (gint64 id = 2; id <= 5; id++)
+    {
+      g_autoptr(JsonNode) node = json_node_init_int (json_node_alloc (), id);
+
+      g_assert_nonnull (tether_collection_lookup_id (collection, node));
+    }
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (collection)), ==, 4);
+  g_assert_cmpuint (report.deleted, ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -995,6 +1096,8 @@ main (int   argc,
   g_test_add ("/sync/faults/" path, Faulty, NULL, faulty_setup, func, faulty_teardown)
 
   FAULT_TEST ("create-reply-lost", test_fault_create_reply_lost);
+  FAULT_TEST ("update-reply-lost", test_fault_update_reply_lost);
+  FAULT_TEST ("listing-moves", test_fault_listing_moves);
   FAULT_TEST ("create-without-id", test_fault_create_without_id);
   FAULT_TEST ("500-then-success", test_fault_500_then_success);
   FAULT_TEST ("503-retry-after", test_fault_503_retry_after);

@@ -57,6 +57,8 @@ struct _TetherRecord
   JsonObject       *attributes;
   JsonObject       *base;
   JsonObject       *conflict;
+  /* What the server holds if the update in flight was applied. */
+  JsonObject       *sent;
 
   /* Not a reference: the collection holds one on us. */
   TetherCollection *collection;
@@ -645,6 +647,7 @@ typedef enum
   LINE_ATTRIBUTES,
   LINE_BASE,
   LINE_CONFLICT,
+  LINE_SENT,
   N_LINE_MEMBERS
 } LineMember;
 
@@ -664,6 +667,7 @@ static const struct {
   { "attributes", 10, LINE_ATTRIBUTES },
   { "base", 4, LINE_BASE },
   { "conflict", 8, LINE_CONFLICT },
+  { "sent", 4, LINE_SENT },
 };
 
 typedef struct
@@ -761,6 +765,7 @@ ensure_parsed (TetherRecord *self)
   self->attributes = steal_object_member (root, "attributes");
   self->base = steal_object_member (root, "base");
   self->conflict = steal_object_member (root, "conflict");
+  self->sent = steal_object_member (root, "sent");
 
   if (self->attributes == NULL)
     self->attributes = json_object_new ();
@@ -1097,6 +1102,7 @@ tether_record_finalize (GObject *object)
   g_clear_pointer (&self->attributes, json_object_unref);
   g_clear_pointer (&self->base, json_object_unref);
   g_clear_pointer (&self->conflict, json_object_unref);
+  g_clear_pointer (&self->sent, json_object_unref);
   g_clear_pointer (&self->title, g_free);
   g_clear_pointer (&self->error_message, g_free);
   g_clear_pointer (&self->etag, g_free);
@@ -1475,6 +1481,11 @@ load_bookkeeping (TetherRecord  *self,
       members->values[LINE_CONFLICT].kind != TETHER_JSON_OBJECT &&
       members->values[LINE_CONFLICT].kind != TETHER_JSON_NULL)
     return line_error (error, "“conflict” is not an object or null");
+
+  if ((members->seen & (1u << LINE_SENT)) &&
+      members->values[LINE_SENT].kind != TETHER_JSON_OBJECT &&
+      members->values[LINE_SENT].kind != TETHER_JSON_NULL)
+    return line_error (error, "“sent” is not an object or null");
 
   return TRUE;
 }
@@ -2129,6 +2140,13 @@ tether_record_apply_server (TetherRecord    *self,
     if (!json_object_has_member (attributes, name))
       g_ptr_array_add (fields, g_strdup (name));
 
+  /* The server's version is known again: an update in flight is settled. */
+  if (self->sent != NULL)
+    {
+      g_clear_pointer (&self->sent, json_object_unref);
+      drop_line (self);
+    }
+
   /* Copy before letting go of the old objects: @base may be one of them. */
   if (!objects_equal (self->base, base))
     {
@@ -2196,6 +2214,49 @@ tether_record_set_conflict (TetherRecord *self,
   copy = conflict != NULL ? deep_copy_object (conflict) : NULL;
   g_clear_pointer (&self->conflict, json_object_unref);
   self->conflict = copy;
+  drop_line (self);
+}
+
+/**
+ * tether_record_get_sent:
+ *
+ * Returns: (transfer none) (nullable): the version the server holds if the
+ *   update last sent was applied, while its outcome is not known
+ */
+JsonObject *
+tether_record_get_sent (TetherRecord *self)
+{
+  g_return_val_if_fail (TETHER_IS_RECORD (self), NULL);
+
+  ensure_parsed (self);
+
+  return self->sent;
+}
+
+/**
+ * tether_record_set_sent:
+ * @sent: (nullable): the version the server will hold if the update about
+ *   to be sent is applied, copied; %NULL clears it
+ *
+ * Not a local edit. tether_record_apply_server() clears it: the server's
+ * version is then known.
+ */
+void
+tether_record_set_sent (TetherRecord *self,
+                        JsonObject   *sent)
+{
+  JsonObject *copy;
+
+  g_return_if_fail (TETHER_IS_RECORD (self));
+
+  ensure_parsed (self);
+
+  if (objects_equal (self->sent, sent))
+    return;
+
+  copy = sent != NULL ? deep_copy_object (sent) : NULL;
+  g_clear_pointer (&self->sent, json_object_unref);
+  self->sent = copy;
   drop_line (self);
 }
 
@@ -2269,7 +2330,7 @@ write_line_span (GString          *out,
  * The line is, with no spaces and in this order:
  * {"cid":S,"id":I|S|null,"state":S,"rev":N,"modified":S|null,
  *  "etag":S|null,"error":S|null,"attributes":{…},"base":{…}|null,
- *  "conflict":{…}|null}
+ *  "conflict":{…}|null[,"sent":{…}]}
  * where "modified" is UTC with microseconds (2026-04-25T12:27:45.123456Z).
  * A record read from a line and not changed since gives that line back
  * without copying it.
@@ -2305,6 +2366,8 @@ tether_record_serialize (TetherRecord *self)
           write_line_span (out, ",\"attributes\":", &members, LINE_ATTRIBUTES, "{}");
           write_line_span (out, ",\"base\":", &members, LINE_BASE, "null");
           write_line_span (out, ",\"conflict\":", &members, LINE_CONFLICT, "null");
+          if (members.seen & (1u << LINE_SENT))
+            write_line_span (out, ",\"sent\":", &members, LINE_SENT, "null");
         }
       else
         {
@@ -2335,6 +2398,12 @@ tether_record_serialize (TetherRecord *self)
     write_object (out, self->conflict, 2);
   else
     g_string_append (out, "null");
+
+  if (self->sent != NULL)
+    {
+      g_string_append (out, ",\"sent\":");
+      write_object (out, self->sent, 2);
+    }
 
   g_string_append_c (out, '}');
 

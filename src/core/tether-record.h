@@ -134,11 +134,20 @@ JsonObject      *tether_record_get_conflict         (TetherRecord   *self);
 void             tether_record_set_conflict         (TetherRecord   *self,
                                                      JsonObject     *conflict);
 
+/* Used by the sync before an update goes out: the version the server will
+ * hold if it applies the update. Kept (and stored) until a reply or a pull
+ * tells what the server holds, so that a merge after a lost reply knows
+ * the server's new values for this client's own. */
+JsonObject      *tether_record_get_sent             (TetherRecord   *self);
+void             tether_record_set_sent             (TetherRecord   *self,
+                                                     JsonObject     *sent);
+
 /* The store's form: one line of JSON (no trailing newline), members in
  * this order:
  * {"cid":"…","id":42|"abc"|null,"state":"pending","rev":3,
  *  "modified":"2026-04-25T12:27:45.123456Z"|null,"etag":"…"|null,
- *  "error":"…"|null,"attributes":{…},"base":{…}|null,"conflict":{…}|null}
+ *  "error":"…"|null,"attributes":{…},"base":{…}|null,"conflict":{…}|null
+ *  [,"sent":{…}]}
  * A record loaded from a line and not changed since returns that line (a
  * reference or a slice of the buffer, no copy). Not thread-safe against
  * edits: call it where the record is edited (the main thread). */

@@ -91,8 +91,16 @@ typedef struct
   SyncRun      *run;
   TetherRecord *record;
   OpKind        kind;
+  /* The revision the body was made from: a later one is an edit made
+   * while the request was out. */
   guint64       revision;
   guint         attempts;
+  /* What a create or an update sends (made once, sent again as it is on
+   * a retry), and the update's method. */
+  JsonObject   *body;
+  TetherUpdateMethod method;
+  gboolean      prepared;
+  gboolean      nothing;
 } PushOp;
 
 struct _SyncRun
@@ -114,6 +122,12 @@ struct _SyncRun
   gint64            last_page;
   guint             page_attempts;
   GHashTable       *listed;
+  /* The collection's size as the first page gave it, and whether a later
+   * page gave another: records added or deleted meanwhile moved others
+   * across page boundaries, and one may have been missed. */
+  gint64            total_count;
+  guint             listing_moved : 1;
+  guint             listings_moved;
 
   /* Push */
   GQueue            queue;
@@ -123,6 +137,10 @@ struct _SyncRun
   guint             pending_retries;
   guint             second_round_delay_ms;
 };
+
+/* Listings in one sync that saw the collection change under them before
+ * it goes on without detecting deletions. */
+#define MAX_MOVED_LISTINGS 3
 
 static void sync_pull_start   (SyncRun *run);
 static void sync_push_start   (SyncRun *run);
@@ -324,6 +342,7 @@ merge_three_way (SyncRun      *run,
 {
   TetherConflictPolicy policy = tether_account_get_conflict_policy (run->self->account);
   JsonObject *base = tether_record_get_base (record);
+  JsonObject *sent = tether_record_get_sent (record);
   JsonObject *local = tether_record_get_attributes (record);
   g_autoptr(JsonObject) merged = json_object_new ();
   g_autoptr(JsonObject) conflict = json_object_new ();
@@ -358,6 +377,12 @@ merge_three_way (SyncRun      *run,
       JsonNode *l = json_object_get_member (local, name);
       JsonNode *s = json_object_get_member (server, name);
       JsonNode *take;
+
+      /* The server has what this client sent in an update whose reply
+       * never came: that value is this client's own, not the server's
+       * change. */
+      if (sent != NULL && nodes_equal (s, json_object_get_member (sent, name)))
+        b = s;
 
       /* A field already in conflict stays one until the user settles it
        * or both sides agree: the base moved on to the server's version
@@ -455,11 +480,13 @@ merge_existing (SyncRun      *run,
 
       /* Deleted here, and the server's version differs from the last one
        * seen. That may be another client's edit, or this client's own
-       * update whose reply was lost: the two cannot be told apart, and
-       * bringing back a record the user deleted on a guess would undo an
-       * explicit choice. The deletion stands, unless the policy is to take
-       * the server's version. */
-      if (tether_account_get_conflict_policy (self->account) != TETHER_CONFLICT_POLICY_SERVER_WINS)
+       * update whose reply was lost. When the record says what that update
+       * made, the two can be told apart; when they cannot, bringing back a
+       * record the user deleted on a guess would undo an explicit choice.
+       * The deletion stands, unless the policy is to take the server's
+       * version of another client's edit. */
+      if (tether_account_get_conflict_policy (self->account) != TETHER_CONFLICT_POLICY_SERVER_WINS ||
+          objects_equal (tether_record_get_sent (record), server))
         {
           tether_record_apply_server (record, tether_record_get_attributes (record), server,
                                       TETHER_SYNC_STATE_DELETED);
@@ -752,6 +779,14 @@ sync_page_cb (GObject      *object,
 
   run->page_attempts = 0;
 
+  if (page->total_count >= 0)
+    {
+      if (run->total_count < 0)
+        run->total_count = page->total_count;
+      else if (run->total_count != page->total_count)
+        run->listing_moved = TRUE;
+    }
+
   if (page->not_modified)
     {
       JsonObject *meta = lookup_page_meta (self, page->url);
@@ -812,8 +847,23 @@ sync_page_cb (GObject      *object,
       return;
     }
 
-  /* The listing is complete: what it does not hold was deleted. */
-  detect_server_deletions (run);
+  if (run->listing_moved)
+    {
+      /* A record missing from this listing may still be on the server:
+       * list again (most pages are then 304). After a few tries, go on
+       * without taking anything for deleted. */
+      if (++run->listings_moved < MAX_MOVED_LISTINGS)
+        {
+          g_debug ("The collection changed during the listing; listing it again");
+          sync_pull_start (run);
+          return;
+        }
+    }
+  else
+    {
+      /* The listing is complete: what it does not hold was deleted. */
+      detect_server_deletions (run);
+    }
 
   if (run->flags & TETHER_SYNC_FLAGS_PUSH)
     sync_push_start (run);
@@ -861,6 +911,8 @@ sync_pull_start (SyncRun *run)
   run->page_number = 1;
   run->page_attempts = 0;
   run->last_page = 0;
+  run->total_count = -1;
+  run->listing_moved = FALSE;
 
   sync_fetch_page (run);
 }
@@ -873,6 +925,7 @@ static void
 push_op_free (PushOp *op)
 {
   g_clear_object (&op->record);
+  g_clear_pointer (&op->body, json_object_unref);
   g_free (op);
 }
 
@@ -1073,7 +1126,7 @@ op_finished (PushOp *op,
 
           if (cid_field != NULL && cid_field[0] != '\0')
             {
-              JsonObject *sent = g_object_get_data (G_OBJECT (record), "tether-sync-sent");
+              JsonObject *sent = op->body;
 
               g_debug ("Create of %s has an unknown outcome: %s",
                        tether_record_get_cid (record), error->message);
@@ -1208,12 +1261,9 @@ create_cb (GObject      *object,
   reply = tether_remote_create_finish (TETHER_REMOTE (object), result, &etag, &error);
   if (reply == NULL)
     {
-      /* op_finished() still reads what was sent. */
       op_finished (op, error);
-      g_object_set_data (G_OBJECT (record), "tether-sync-sent", NULL);
       return;
     }
-  g_object_set_data (G_OBJECT (op->record), "tether-sync-sent", NULL);
 
   if (deleted_in_flight (run, op, reply))
     {
@@ -1245,11 +1295,9 @@ update_cb (GObject      *object,
   g_autoptr(JsonObject) reply = NULL;
   g_autofree char *etag = NULL;
   g_autoptr(GError) error = NULL;
-  JsonObject *sent = g_object_get_data (G_OBJECT (op->record), "tether-sync-sent");
 
   if (!tether_remote_update_finish (TETHER_REMOTE (object), result, &reply, &etag, &error))
     {
-      g_object_set_data (G_OBJECT (op->record), "tether-sync-sent", NULL);
       op_finished (op, error);
       return;
     }
@@ -1257,13 +1305,11 @@ update_cb (GObject      *object,
   tether_record_set_etag (op->record, etag);
   if (deleted_in_flight (run, op, reply))
     {
-      g_object_set_data (G_OBJECT (op->record), "tether-sync-sent", NULL);
       run->report.pushed++;
       op_finished (op, NULL);
       return;
     }
-  apply_reply (run, op, reply, sent);
-  g_object_set_data (G_OBJECT (op->record), "tether-sync-sent", NULL);
+  apply_reply (run, op, reply, op->body);
   tether_store_save (self->store, op->record);
   run->report.pushed++;
 
@@ -1293,15 +1339,125 @@ delete_cb (GObject      *object,
   op_finished (op, NULL);
 }
 
+/* Makes what a create or an update sends, from the record as it is now,
+ * and writes down on the record what the server may hold once it is sent:
+ * a create carries its cid in the client-id field and the version sent
+ * as its base; an update keeps the version it would make as "sent".
+ * Killed with the request out, the app then knows on its next start what
+ * the server may have, and a merge tells its own edits from others'. The
+ * caller saves the record. Returns %FALSE for an update with nothing to
+ * send (edited back to what the server has). */
+static gboolean
+push_op_prepare (PushOp *op)
+{
+  TetherSync *self = op->run->self;
+  TetherRecord *record = op->record;
+  const char *id_field = tether_account_get_id_field (self->account);
+  const char *cid_field = tether_account_get_client_id_field (self->account);
+  gboolean tag = cid_field != NULL && cid_field[0] != '\0';
+
+  op->prepared = TRUE;
+  op->nothing = FALSE;
+  op->revision = tether_record_get_revision (record);
+  g_clear_pointer (&op->body, json_object_unref);
+
+  if (op->kind == OP_CREATE)
+    {
+      op->body = tether_record_to_json (record);
+      if (json_object_has_member (op->body, id_field))
+        json_object_remove_member (op->body, id_field);
+      if (tag)
+        {
+          g_autoptr(JsonObject) tagged = tether_record_to_json (record);
+          JsonObject *base = tether_record_get_base (record);
+
+          json_object_set_string_member (op->body, cid_field, tether_record_get_cid (record));
+          json_object_set_string_member (tagged, cid_field, tether_record_get_cid (record));
+          /* The version the server may hold from now on is the one sent. */
+          tether_record_apply_server (record, tagged, base != NULL ? base : tagged,
+                                      tether_record_get_sync_state (record));
+        }
+      return TRUE;
+    }
+
+  if (op->kind == OP_UPDATE)
+    {
+      g_autoptr(GPtrArray) removed = NULL;
+      g_autoptr(JsonObject) result = NULL;
+      JsonObject *base = tether_record_get_base (record);
+      JsonObjectIter iter;
+      const char *name;
+      JsonNode *value;
+
+      op->method = tether_account_get_update_method (self->account);
+      op->body = tether_record_diff_from_base (record, &removed);
+      if (json_object_has_member (op->body, id_field))
+        json_object_remove_member (op->body, id_field);
+
+      /* PATCH merges: a removed field can only go with a PUT of the
+       * whole record. */
+      if (op->method == TETHER_UPDATE_METHOD_PUT || (removed != NULL && removed->len > 0))
+        {
+          g_clear_pointer (&op->body, json_object_unref);
+          op->body = tether_record_to_json (record);
+          if (json_object_has_member (op->body, id_field))
+            json_object_remove_member (op->body, id_field);
+          op->method = TETHER_UPDATE_METHOD_PUT;
+          result = tether_record_to_json (record);
+        }
+      else if (json_object_get_size (op->body) == 0)
+        {
+          op->nothing = TRUE;
+          return FALSE;
+        }
+      else
+        {
+          /* The server's version with the fields sent merged in. */
+          result = json_object_new ();
+          if (base != NULL)
+            {
+              json_object_iter_init_ordered (&iter, base);
+              while (json_object_iter_next_ordered (&iter, &name, &value))
+                json_object_set_member (result, name, json_node_copy (value));
+            }
+          json_object_iter_init_ordered (&iter, op->body);
+          while (json_object_iter_next_ordered (&iter, &name, &value))
+            json_object_set_member (result, name, json_node_copy (value));
+        }
+
+      if (json_object_has_member (result, id_field))
+        json_object_remove_member (result, id_field);
+      tether_record_set_sent (record, result);
+    }
+
+  return TRUE;
+}
+
 static void
 push_op_start (PushOp *op)
 {
   SyncRun *run = op->run;
   TetherSync *self = run->self;
   TetherRecord *record = op->record;
-  const char *id_field = tether_account_get_id_field (self->account);
 
-  op->revision = tether_record_get_revision (record);
+  /* Made when the push began, and on disk before any request went out;
+   * an operation queued later is made now. */
+  if (op->kind != OP_DELETE && !op->prepared)
+    {
+      push_op_prepare (op);
+      tether_store_save (self->store, record);
+    }
+
+  if (op->nothing)
+    {
+      /* Edited back to what the server has: nothing to send. */
+      run->in_flight++;
+      apply_reply (run, op, NULL, op->body);
+      tether_store_save (self->store, record);
+      op_finished (op, NULL);
+      return;
+    }
+
   run->in_flight++;
 
   switch (op->kind)
@@ -1315,65 +1471,19 @@ push_op_start (PushOp *op)
       break;
 
     case OP_CREATE:
-      {
-        g_autoptr(JsonObject) body = NULL;
-        const char *cid_field = tether_account_get_client_id_field (self->account);
-
-        body = tether_record_to_json (record);
-        if (json_object_has_member (body, id_field))
-          json_object_remove_member (body, id_field);
-        if (cid_field != NULL && cid_field[0] != '\0')
-          json_object_set_string_member (body, cid_field, tether_record_get_cid (record));
-
-        g_object_set_data_full (G_OBJECT (record), "tether-sync-sent",
-                                json_object_ref (body),
-                                (GDestroyNotify) json_object_unref);
-        tether_record_set_sync_state (record, TETHER_SYNC_STATE_PUSHING);
-        tether_remote_create_async (self->remote, body, run->cancellable, create_cb, op);
-      }
+      tether_record_set_sync_state (record, TETHER_SYNC_STATE_PUSHING);
+      tether_remote_create_async (self->remote, op->body, run->cancellable, create_cb, op);
       break;
 
     case OP_UPDATE:
-      {
-        g_autoptr(GPtrArray) removed = NULL;
-        g_autoptr(JsonObject) body = NULL;
-        TetherUpdateMethod method = tether_account_get_update_method (self->account);
-
-        body = tether_record_diff_from_base (record, &removed);
-        if (json_object_has_member (body, id_field))
-          json_object_remove_member (body, id_field);
-
-        /* PATCH merges: a removed field can only go with a PUT of the
-         * whole record. */
-        if (method == TETHER_UPDATE_METHOD_PUT || (removed != NULL && removed->len > 0))
-          {
-            g_clear_pointer (&body, json_object_unref);
-            body = tether_record_to_json (record);
-            if (json_object_has_member (body, id_field))
-              json_object_remove_member (body, id_field);
-            method = TETHER_UPDATE_METHOD_PUT;
-          }
-        else if (json_object_get_size (body) == 0)
-          {
-            /* Edited back to what the server has: nothing to send. */
-            apply_reply (run, op, NULL, body);
-            tether_store_save (self->store, record);
-            op_finished (op, NULL);
-            return;
-          }
-
-        g_object_set_data_full (G_OBJECT (record), "tether-sync-sent",
-                                json_object_ref (body),
-                                (GDestroyNotify) json_object_unref);
-        tether_record_set_sync_state (record, TETHER_SYNC_STATE_PUSHING);
-        tether_remote_update_async (self->remote,
-                                    tether_record_get_id (record),
-                                    body,
-                                    method,
-                                    tether_record_get_etag (record),
-                                    run->cancellable,
-                                    update_cb, op);
-      }
+      tether_record_set_sync_state (record, TETHER_SYNC_STATE_PUSHING);
+      tether_remote_update_async (self->remote,
+                                  tether_record_get_id (record),
+                                  op->body,
+                                  op->method,
+                                  tether_record_get_etag (record),
+                                  run->cancellable,
+                                  update_cb, op);
       break;
 
     default:
@@ -1466,27 +1576,6 @@ sync_push_pump (SyncRun *run)
 }
 
 static void
-tag_create (SyncRun      *run,
-            TetherRecord *record)
-{
-  TetherSync *self = run->self;
-  const char *cid_field = tether_account_get_client_id_field (self->account);
-  g_autoptr(JsonObject) tagged = NULL;
-  g_autoptr(JsonObject) base = NULL;
-
-  if (cid_field == NULL || cid_field[0] == '\0')
-    return;
-
-  tagged = object_copy (tether_record_get_attributes (record));
-  json_object_set_string_member (tagged, cid_field, tether_record_get_cid (record));
-  /* The version the server may hold from now on is the one sent. */
-  base = object_copy (tether_record_get_base (record) ? tether_record_get_base (record) : tagged);
-
-  tether_record_apply_server (record, tagged, base, tether_record_get_sync_state (record));
-  tether_store_save (self->store, record);
-}
-
-static void
 creates_tagged_cb (GObject      *object,
                    GAsyncResult *result,
                    gpointer      user_data)
@@ -1529,7 +1618,13 @@ sync_push_start (SyncRun *run)
         continue;
 
       if (tether_record_get_id (record) == NULL)
-        g_ptr_array_add (creates, push_op_new (run, record, OP_CREATE));
+        {
+          /* A create that may have reached the server is sent again only
+           * after a listing that surely would have shown it. */
+          if (run->listing_moved && tether_record_get_base (record) != NULL)
+            continue;
+          g_ptr_array_add (creates, push_op_new (run, record, OP_CREATE));
+        }
       else
         g_ptr_array_add (updates, push_op_new (run, record, OP_UPDATE));
     }
@@ -1545,15 +1640,28 @@ sync_push_start (SyncRun *run)
   run->push_total = g_queue_get_length (&run->queue);
   update_push_progress (run);
 
-  /* Before a create goes out, the record says so on disk: it carries its
-   * cid in the client-id field, as the server's copy will, and the version
-   * sent as its base (what the server may hold). Killed in mid-request, the app
-   * then knows on its next start that a delete must be sent to the server
-   * rather than just dropped, and no later update strips the field. */
+  /* Before a create or an update goes out, the record says on disk what
+   * the server may hold once it is sent (see push_op_prepare()). Killed in
+   * mid-request, the app then knows on its next start that a delete must
+   * be sent to the server rather than just dropped, that the server's new
+   * values are its own, and no later update strips the client-id field. */
   for (guint i = 0; i < creates->len; i++)
-    tag_create (run, ((PushOp *) g_ptr_array_index (creates, i))->record);
+    {
+      PushOp *op = g_ptr_array_index (creates, i);
 
-  if (creates->len > 0)
+      push_op_prepare (op);
+      tether_store_save (self->store, op->record);
+    }
+  for (guint i = 0; i < updates->len; i++)
+    {
+      PushOp *op = g_ptr_array_index (updates, i);
+
+      push_op_prepare (op);
+      if (!op->nothing)
+        tether_store_save (self->store, op->record);
+    }
+
+  if (creates->len > 0 || updates->len > 0)
     tether_store_flush_async (self->store, NULL, creates_tagged_cb, run);
   else
     sync_push_pump (run);
