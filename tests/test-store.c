@@ -618,6 +618,66 @@ test_meta (void)
     }
 }
 
+/* A change of one meta key writes that key, not every key the store
+ * keeps (a pull keeps one per page); journals that hold the whole meta
+ * object, as older versions wrote it, still load. */
+static void
+test_meta_changes_only (void)
+{
+  g_autoptr(GFile) dir = store_dir ("meta-changes");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *journal_path = dir_file (dir, "journal.jsonl");
+  g_autofree char *journal = NULL;
+  g_autoptr(JsonNode) big = NULL;
+  g_autoptr(JsonNode) small = json_node_init_string (json_node_alloc (), "W/\"p2\"");
+  g_autoptr(GString) text = g_string_new ("[");
+  Session session = session_open (dir);
+  gsize before, after;
+  FILE *file;
+
+  for (guint i = 0; i < 2000; i++)
+    g_string_append_printf (text, "%s%u", i > 0 ? "," : "", i);
+  g_string_append_c (text, ']');
+  big = node_from_json (text->str);
+
+  tether_store_set_meta (session.store, "page:1", big);
+  g_assert_true (flush_and_wait (session.store, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (journal_path, &journal, &before, NULL));
+  g_clear_pointer (&journal, g_free);
+
+  tether_store_set_meta (session.store, "page:2", small);
+  g_assert_true (flush_and_wait (session.store, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (journal_path, &journal, &after, NULL));
+  g_assert_cmpstr (journal + before, ==, "{\"meta-changes\":{\"page:2\":\"W/\\\"p2\\\"\"}}\n");
+  g_clear_pointer (&journal, g_free);
+
+  tether_store_set_meta (session.store, "page:1", NULL);
+  g_assert_true (flush_and_wait (session.store, &error));
+  g_assert_no_error (error);
+  session_close (&session);
+
+  /* An older journal's whole-meta line, then a change on top of it. */
+  file = fopen (journal_path, "a");
+  g_assert_nonnull (file);
+  fputs ("{\"meta\":{\"old\":1,\"page:2\":\"replaced\"}}\n"
+         "{\"meta-changes\":{\"old\":null,\"new\":true}}\n", file);
+  fclose (file);
+
+  for (guint round = 0; round < 2; round++)
+    {
+      session = session_open (dir);
+      g_assert_null (tether_store_get_meta (session.store, "page:1"));
+      g_assert_null (tether_store_get_meta (session.store, "old"));
+      g_assert_cmpstr (json_node_get_string (tether_store_get_meta (session.store, "page:2")), ==, "replaced");
+      g_assert_true (json_node_get_boolean (tether_store_get_meta (session.store, "new")));
+      if (round == 0)
+        g_assert_true (compact_and_wait (session.store, NULL));
+      session_close (&session);
+    }
+}
+
 static void
 count_items_changed_cb (GListModel *model,
                         guint       position,
@@ -1700,6 +1760,7 @@ main (int   argc,
   g_test_add_func ("/store/bookkeeping", test_bookkeeping);
   g_test_add_func ("/store/remove", test_remove);
   g_test_add_func ("/store/meta", test_meta);
+  g_test_add_func ("/store/meta-changes-only", test_meta_changes_only);
   g_test_add_func ("/store/open-batches", test_open_batches);
   g_test_add_func ("/store/crash", test_crash);
   g_test_add_func ("/store/torn-journal", test_torn_journal);

@@ -16,7 +16,10 @@
  *                   then, appended as they happen:
  *                     a record line        (the record's newest state)
  *                     {"remove":"CID"}     (the record is gone)
- *                     {"meta":{...}}       (the whole meta object)
+ *                     {"meta-changes":{"KEY":VALUE|null,...}}
+ *                                          (meta keys set, or removed:
+ *                                          null; older journals may hold
+ *                                          {"meta":{...}}, the whole object)
  *   lock            flock()ed while open, with the holder's PID inside
  *
  * Loading reads the snapshot and lays the journal over it: the newest line
@@ -54,6 +57,7 @@
 #define LOCK_NAME           "lock"
 #define REMOVE_PREFIX       "{\"remove\":"
 #define META_PREFIX         "{\"meta\":"
+#define META_CHANGES_PREFIX "{\"meta-changes\":"
 #define WRITE_BUFFER_SIZE   (1024 * 1024)
 
 /* The journal is folded into a new snapshot once it is larger than this
@@ -94,6 +98,7 @@ typedef struct
 {
   Journal   *journal;
   GPtrArray *entries;    /* PendingEntry */
+  JsonObject *meta_changes;
   GBytes    *meta_line;
   guint64    seq;
   int        fault;
@@ -177,10 +182,11 @@ struct _TetherStore
   JsonObject       *meta;
 
   /* What waits to be written: the newest line per cid, in the order each
-   * cid was first queued, plus the meta object when it changed. */
+   * cid was first queued, plus the meta keys changed since the last write
+   * (a removed key is null). */
   GPtrArray        *pending;
   GHashTable       *pending_by_cid;
-  gboolean          meta_dirty;
+  JsonObject       *meta_changes;
   guint64           queued_seq;
   guint64           written_seq;
   GQueue            flush_waiters;
@@ -246,6 +252,7 @@ write_batch_free (WriteBatch *batch)
 {
   g_clear_pointer (&batch->entries, g_ptr_array_unref);
   g_clear_pointer (&batch->meta_line, g_bytes_unref);
+  g_clear_pointer (&batch->meta_changes, json_object_unref);
   g_free (batch);
 }
 
@@ -659,15 +666,17 @@ removal_line (const char *cid)
   return bytes_from_node (root, "");
 }
 
+/* The meta keys changed since the last write: one short line however much
+ * meta the store keeps (a pull keeps a key per page). */
 static GBytes *
-meta_line (JsonObject *meta)
+meta_changes_line (JsonObject *changes)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) root = NULL;
 
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "meta");
-  json_builder_add_value (builder, node_for_object (meta));
+  json_builder_set_member_name (builder, "meta-changes");
+  json_builder_add_value (builder, node_for_object (changes));
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
 
@@ -926,7 +935,7 @@ internal_task_new (TetherStore         *self,
 static gboolean
 has_pending (TetherStore *self)
 {
-  return self->pending->len > 0 || self->meta_dirty;
+  return self->pending->len > 0 || self->meta_changes != NULL;
 }
 
 static void
@@ -1042,12 +1051,14 @@ take_batch (TetherStore *self)
   batch->entries = g_steal_pointer (&self->pending);
   batch->seq = self->queued_seq;
   batch->fault = self->write_fault;
-  if (self->meta_dirty)
-    batch->meta_line = meta_line (self->meta);
+  if (self->meta_changes != NULL)
+    {
+      batch->meta_changes = g_steal_pointer (&self->meta_changes);
+      batch->meta_line = meta_changes_line (batch->meta_changes);
+    }
 
   self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_entry_free);
   g_hash_table_remove_all (self->pending_by_cid);
-  self->meta_dirty = FALSE;
   self->write_requested = FALSE;
 
   return batch;
@@ -1090,8 +1101,19 @@ batch_completed (TetherStore  *self,
           batch->entries->pdata[i] = NULL;
         }
     }
-  if (batch->meta_line != NULL)
-    self->meta_dirty = TRUE;
+  if (batch->meta_changes != NULL)
+    {
+      JsonObjectIter iter;
+      const char *key;
+      JsonNode *value;
+
+      if (self->meta_changes == NULL)
+        self->meta_changes = json_object_new ();
+      json_object_iter_init (&iter, batch->meta_changes);
+      while (json_object_iter_next (&iter, &key, &value))
+        if (!json_object_has_member (self->meta_changes, key))
+          json_object_set_member (self->meta_changes, key, json_node_copy (value));
+    }
 
   g_clear_error (&self->write_error);
   self->write_error = g_error_copy (error);
@@ -1685,6 +1707,26 @@ apply_object_line (LoadState  *state,
       return TRUE;
     }
 
+  if ((member = json_object_get_member (object, "meta-changes")) != NULL &&
+      JSON_NODE_HOLDS_OBJECT (member))
+    {
+      JsonObjectIter iter;
+      const char *key;
+      JsonNode *value;
+
+      if (state->meta == NULL)
+        state->meta = json_object_new ();
+      json_object_iter_init (&iter, json_node_get_object (member));
+      while (json_object_iter_next (&iter, &key, &value))
+        {
+          if (JSON_NODE_HOLDS_NULL (value))
+            json_object_remove_member (state->meta, key);
+          else
+            json_object_set_member (state->meta, key, json_node_copy (value));
+        }
+      return TRUE;
+    }
+
   return FALSE;
 }
 
@@ -1701,7 +1743,9 @@ apply_journal_line (LoadState *state,
   /* Removals and meta lines are rare and short: parse them. Everything
    * else is a record line, read lazily by the record itself. */
   if ((length >= strlen (REMOVE_PREFIX) && memcmp (data, REMOVE_PREFIX, strlen (REMOVE_PREFIX)) == 0) ||
-      (length >= strlen (META_PREFIX) && memcmp (data, META_PREFIX, strlen (META_PREFIX)) == 0))
+      (length >= strlen (META_PREFIX) && memcmp (data, META_PREFIX, strlen (META_PREFIX)) == 0) ||
+      (length >= strlen (META_CHANGES_PREFIX) &&
+       memcmp (data, META_CHANGES_PREFIX, strlen (META_CHANGES_PREFIX)) == 0))
     {
       object = parse_object (data, length);
       return object != NULL && apply_object_line (state, object);
@@ -2405,7 +2449,7 @@ release (TetherStore *self)
    * the disk later over what a reopened store reads. */
   g_ptr_array_set_size (self->pending, 0);
   g_hash_table_remove_all (self->pending_by_cid);
-  self->meta_dirty = FALSE;
+  g_clear_pointer (&self->meta_changes, json_object_unref);
   self->write_requested = FALSE;
   self->queued_seq = self->written_seq = 0;
 
@@ -2559,6 +2603,7 @@ tether_store_finalize (GObject *object)
   g_clear_object (&self->directory);
   g_clear_object (&self->snapshot_file);
   g_clear_object (&self->journal_file);
+  g_clear_pointer (&self->meta_changes, json_object_unref);
   g_clear_pointer (&self->meta, json_object_unref);
   g_clear_pointer (&self->pending_by_cid, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_ptr_array_unref);
@@ -2886,6 +2931,10 @@ tether_store_set_meta (TetherStore *self,
   g_return_if_fail (key != NULL);
   g_return_if_fail (self->state == STORE_OPEN);
 
+  /* A JSON null is a removal: the journal says so with null. */
+  if (value != NULL && JSON_NODE_HOLDS_NULL (value))
+    value = NULL;
+
   if (value != NULL)
     json_object_set_member (self->meta, key, json_node_copy (value));
   else if (json_object_has_member (self->meta, key))
@@ -2893,7 +2942,10 @@ tether_store_set_meta (TetherStore *self,
   else
     return;
 
-  self->meta_dirty = TRUE;
+  if (self->meta_changes == NULL)
+    self->meta_changes = json_object_new ();
+  json_object_set_member (self->meta_changes, key,
+                          value != NULL ? json_node_copy (value) : json_node_new (JSON_NODE_NULL));
   self->queued_seq++;
   schedule_write (self);
 }
