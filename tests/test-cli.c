@@ -1219,6 +1219,9 @@ test_import (Fixture       *fixture,
   g_autoptr(JsonArray) array = NULL;
   g_autofree char *good = NULL;
   g_autofree char *malformed = NULL;
+  g_autofree char *surrogate = NULL;
+  g_autofree char *deep = NULL;
+  g_autoptr(GString) nesting = g_string_new (NULL);
   g_autofree char *not_array = NULL;
   g_autofree char *mixed = NULL;
   g_autofree char *unreadable = NULL;
@@ -1228,6 +1231,12 @@ test_import (Fixture       *fixture,
   good = write_temp_file (fixture, "good.json",
                           "[{\"title\": \"First\", \"n\": 1}, {\"title\": \"Second\", \"done\": false}]");
   malformed = write_temp_file (fixture, "malformed.json", "[{\"title\": \"First\",");
+  /* json-glib makes invalid UTF-8 of a lone surrogate, and overflows the
+   * stack on deep nesting (100 000 levels). */
+  surrogate = write_temp_file (fixture, "surrogate.json", "[{\"title\": \"\\ud800x\"}]");
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (nesting, '[');
+  deep = write_temp_file (fixture, "deep.json", nesting->str);
   not_array = write_temp_file (fixture, "object.json", "{\"title\": \"Alone\"}");
   mixed = write_temp_file (fixture, "mixed.json", "[{\"title\": \"Fine\"}, 42]");
   empty = write_temp_file (fixture, "empty.json", "[]");
@@ -1257,6 +1266,12 @@ test_import (Fixture       *fixture,
   run (fixture, "import", malformed, NULL);
   assert_fails (fixture, 1, "is not valid JSON");
   g_assert_nonnull (strstr (fixture->err, malformed));
+
+  run (fixture, "import", surrogate, NULL);
+  assert_fails (fixture, 1, "is not valid JSON");
+
+  run (fixture, "import", deep, NULL);
+  assert_fails (fixture, 1, "is nested more than 512 levels deep");
 
   run (fixture, "import", not_array, NULL);
   assert_fails (fixture, 1, "must hold a JSON array of objects");
@@ -1295,6 +1310,8 @@ test_import (Fixture       *fixture,
 
   g_unlink (good);
   g_unlink (malformed);
+  g_unlink (surrogate);
+  g_unlink (deep);
   g_unlink (not_array);
   g_unlink (mixed);
   g_unlink (empty);

@@ -172,7 +172,7 @@ test_depth (void)
   g_string_prepend_c (text, '[');
   g_string_append_c (text, ']');
   g_assert_false (tether_json_scan_validate (text->str, text->len, &error));
-  g_assert_error (error, TETHER_JSON_SCAN_ERROR, TETHER_JSON_SCAN_ERROR_INVALID);
+  g_assert_error (error, TETHER_JSON_SCAN_ERROR, TETHER_JSON_SCAN_ERROR_TOO_DEEP);
   g_clear_error (&error);
 
   /* Far too deep must fail cleanly, not overflow the stack. */
@@ -180,7 +180,7 @@ test_depth (void)
   for (guint i = 0; i < 1000000; i++)
     g_string_append (text, "{\"a\":");
   g_assert_false (tether_json_scan_object (text->str, text->len, NULL, NULL, &error));
-  g_assert_error (error, TETHER_JSON_SCAN_ERROR, TETHER_JSON_SCAN_ERROR_INVALID);
+  g_assert_error (error, TETHER_JSON_SCAN_ERROR, TETHER_JSON_SCAN_ERROR_TOO_DEEP);
 }
 
 typedef struct

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "tether-cli-args.h"
+#include "tether-json-scan.h"
 #include "tether-session.h"
 #include "tether-sync.h"
 
@@ -791,15 +792,17 @@ cmd_import (Cli   *cli,
   else if (!g_file_get_contents (args[0], &contents, &length, &error))
     return fail (EXIT_FAILURE_, "cannot read %s: %s", args[0], error->message);
 
-  if (!json_parser_load_from_data (parser, contents, length, &error))
+  /* The scanner first: json-glib also takes a lone surrogate escape (and
+   * makes invalid UTF-8 of it) or a second value after the first, and
+   * recurses without a limit, so that deep nesting overflows the stack. */
+  if (!tether_json_scan_validate (contents, length, &error) ||
+      !json_parser_load_from_data (parser, contents, length, &error))
     {
-      /* json-glib calls the text "<data>"; the file has a name. */
-      const char *cause = error->message;
+      if (g_error_matches (error, TETHER_JSON_SCAN_ERROR, TETHER_JSON_SCAN_ERROR_TOO_DEEP))
+        return fail (EXIT_FAILURE_, "%s is nested more than %d levels deep",
+                     args[0], TETHER_JSON_SCAN_MAX_DEPTH);
 
-      if (g_str_has_prefix (cause, "<data>:"))
-        cause += strlen ("<data>:");
-
-      return fail (EXIT_FAILURE_, "%s is not valid JSON: %s", args[0], cause);
+      return fail (EXIT_FAILURE_, "%s is not valid JSON: %s", args[0], error->message);
     }
 
   root = json_parser_get_root (parser);

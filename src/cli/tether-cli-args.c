@@ -20,6 +20,7 @@ tether_cli_parse_assignment (const char  *argument,
                              GError     **error)
 {
   g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) scan_error = NULL;
   g_autofree char *name = NULL;
   const char *equals;
   const char *text;
@@ -47,13 +48,22 @@ tether_cli_parse_assignment (const char  *argument,
   text = equals + 1;
 
   /* JSON when it is JSON, text otherwise: title=Buy milk is a string,
-   * count=42 a number, tags=["a"] an array. */
+   * count=42 a number, tags=["a"] an array. The scanner decides what is
+   * JSON: json-glib also takes a lone surrogate escape (and makes invalid
+   * UTF-8 of it) or a second value after the first, and recurses without
+   * a limit. */
   parser = json_parser_new_immutable ();
-  if (text[0] != '\0' && json_parser_load_from_data (parser, text, -1, NULL) &&
-      json_parser_get_root (parser) != NULL &&
-      tether_json_node_text_is_valid (json_parser_get_root (parser)))
+  if (text[0] != '\0' && tether_json_scan_validate (text, strlen (text), &scan_error) &&
+      json_parser_load_from_data (parser, text, -1, NULL))
     {
       *value = json_node_copy (json_parser_get_root (parser));
+    }
+  else if (g_error_matches (scan_error, TETHER_JSON_SCAN_ERROR, TETHER_JSON_SCAN_ERROR_TOO_DEEP))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("The value of “%s” is nested more than %d levels deep"),
+                   name, TETHER_JSON_SCAN_MAX_DEPTH);
+      return FALSE;
     }
   else
     {

@@ -10,8 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-#include <json-glib/json-glib.h>
-
 #include "tether-json-scan.h"
 
 G_DEFINE_QUARK (tether-json-scan-error-quark, tether_json_scan_error)
@@ -29,17 +27,26 @@ static gboolean scan_value (Scanner         *s,
                             TetherJsonValue *value);
 
 static gboolean
-scanner_fail (Scanner    *s,
-              const char *at,
-              const char *what)
+scanner_fail_with_code (Scanner             *s,
+                        TetherJsonScanError  code,
+                        const char          *at,
+                        const char          *what)
 {
   g_set_error (s->error,
                TETHER_JSON_SCAN_ERROR,
-               TETHER_JSON_SCAN_ERROR_INVALID,
+               code,
                "Invalid JSON at byte %" G_GSIZE_FORMAT ": %s",
                (gsize) (at - s->begin),
                what);
   return FALSE;
+}
+
+static gboolean
+scanner_fail (Scanner    *s,
+              const char *at,
+              const char *what)
+{
+  return scanner_fail_with_code (s, TETHER_JSON_SCAN_ERROR_INVALID, at, what);
 }
 
 static inline void
@@ -394,7 +401,7 @@ scan_object_body (Scanner              *s,
   const char *start = s->p;
 
   if (depth > TETHER_JSON_SCAN_MAX_DEPTH)
-    return scanner_fail (s, start, "nested too deeply");
+    return scanner_fail_with_code (s, TETHER_JSON_SCAN_ERROR_TOO_DEEP, start, "nested too deeply");
 
   s->p++;
   skip_whitespace (s);
@@ -461,7 +468,7 @@ scan_array_body (Scanner         *s,
   const char *start = s->p;
 
   if (depth > TETHER_JSON_SCAN_MAX_DEPTH)
-    return scanner_fail (s, start, "nested too deeply");
+    return scanner_fail_with_code (s, TETHER_JSON_SCAN_ERROR_TOO_DEEP, start, "nested too deeply");
 
   s->p++;
   skip_whitespace (s);
@@ -711,45 +718,4 @@ tether_json_value_get_int (const TetherJsonValue *value)
     result = result * 10 - (*p - '0');
 
   return negative ? result : -result;
-}
-
-/* json-glib turns an escaped lone surrogate ("\ud800") into bytes that
- * are not UTF-8; such text must not reach a record, a widget or the
- * store. */
-gboolean
-tether_json_node_text_is_valid (JsonNode *node)
-{
-  switch (json_node_get_node_type (node))
-    {
-    case JSON_NODE_OBJECT:
-      {
-        JsonObjectIter iter;
-        const char *name;
-        JsonNode *member;
-
-        json_object_iter_init (&iter, json_node_get_object (node));
-        while (json_object_iter_next (&iter, &name, &member))
-          if (!g_utf8_validate (name, -1, NULL) || !tether_json_node_text_is_valid (member))
-            return FALSE;
-        return TRUE;
-      }
-
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *array = json_node_get_array (node);
-
-        for (guint i = 0; i < json_array_get_length (array); i++)
-          if (!tether_json_node_text_is_valid (json_array_get_element (array, i)))
-            return FALSE;
-        return TRUE;
-      }
-
-    case JSON_NODE_VALUE:
-      return json_node_get_value_type (node) != G_TYPE_STRING ||
-             g_utf8_validate (json_node_get_string (node), -1, NULL);
-
-    case JSON_NODE_NULL:
-    default:
-      return TRUE;
-    }
 }

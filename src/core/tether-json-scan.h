@@ -33,6 +33,9 @@ G_BEGIN_DECLS
 typedef enum
 {
   TETHER_JSON_SCAN_ERROR_INVALID,
+  /* Nested deeper than TETHER_JSON_SCAN_MAX_DEPTH; what follows that
+   * point is not looked at. */
+  TETHER_JSON_SCAN_ERROR_TOO_DEEP,
 } TetherJsonScanError;
 
 typedef enum
@@ -89,11 +92,5 @@ gboolean  tether_json_value_equal_string    (const TetherJsonValue  *value,
                                              const char             *str);
 /* The value of an integer value (which the scan checked fits). */
 gint64    tether_json_value_get_int         (const TetherJsonValue  *value);
-
-typedef struct _JsonNode JsonNode;
-
-/* Whether every string and member name in a json-glib tree is UTF-8:
- * json-glib decodes an escaped lone surrogate into bytes that are not. */
-gboolean  tether_json_node_text_is_valid    (JsonNode               *node);
 
 G_END_DECLS

@@ -905,14 +905,18 @@ is_redirect_status (guint status)
          status == SOUP_STATUS_PERMANENT_REDIRECT;
 }
 
+static gboolean remote_text_has_secret (TetherRemote *self,
+                                        const char   *text);
+
 /* Follows a redirect ourselves rather than letting libsoup do it, so that
  * the Authorization header is only ever added for the server's own origin,
  * and so that changes are never silently turned into GETs or sent to
  * another server. Returns FALSE with @error when the redirect is refused. */
 static gboolean
-request_follow_redirect (Request  *request,
-                         guint     status,
-                         GError  **error)
+request_follow_redirect (TetherRemote  *self,
+                         Request       *request,
+                         guint          status,
+                         GError       **error)
 {
   g_autoptr(GUri) target = NULL;
   g_autofree char *display = NULL;
@@ -952,9 +956,20 @@ request_follow_redirect (Request  *request,
       (!same_origin (target, request->base) ||
        (status != SOUP_STATUS_TEMPORARY_REDIRECT && status != SOUP_STATUS_PERMANENT_REDIRECT)))
     {
-      *error = remote_error_new (TETHER_REMOTE_ERROR_PERMANENT, 0,
-                                 _("The server redirected the change to %s, and Tether does not follow such redirects with changes. If the server has moved, change its address in Preferences."),
-                                 display);
+      g_autofree char *unescaped = g_uri_unescape_string (display, NULL);
+
+      /* The server chose the address: it is repeated only if it cannot
+       * carry the secret back into a message, as it is or percent-encoded
+       * (an address that does not unescape to text is not repeated). */
+      if (unescaped == NULL ||
+          remote_text_has_secret (self, display) ||
+          remote_text_has_secret (self, unescaped))
+        *error = remote_error_new (TETHER_REMOTE_ERROR_PERMANENT, 0,
+                                   _("The server redirected the change to another address, and Tether does not follow such redirects with changes. If the server has moved, change its address in Preferences."));
+      else
+        *error = remote_error_new (TETHER_REMOTE_ERROR_PERMANENT, 0,
+                                   _("The server redirected the change to %s, and Tether does not follow such redirects with changes. If the server has moved, change its address in Preferences."),
+                                   display);
       return FALSE;
     }
 
@@ -995,7 +1010,7 @@ request_send_cb (GObject      *object,
     {
       request_abandon_stream (request);
 
-      if (!request_follow_redirect (request, status, &error))
+      if (!request_follow_redirect (self, request, status, &error))
         {
           g_task_return_error (task, g_steal_pointer (&error));
           return;
@@ -1471,17 +1486,28 @@ parse_reply (GBytes      *body,
 
   data = g_bytes_get_data (body, &size);
 
+  /* The scanner first: json-glib takes a lone surrogate escape (and makes
+   * invalid UTF-8 of it) or a second value after the first, and recurses
+   * without a limit, so that deep nesting overflows the stack. */
+  if (!tether_json_scan_validate (data, size, &local_error))
+    {
+      g_autofree char *detail = NULL;
+
+      if (g_error_matches (local_error, TETHER_JSON_SCAN_ERROR, TETHER_JSON_SCAN_ERROR_TOO_DEEP))
+        detail = g_strdup_printf (_("it is nested more than %d levels deep"), TETHER_JSON_SCAN_MAX_DEPTH);
+      else
+        detail = g_strdup (_("it is not valid JSON"));
+
+      g_debug ("Unreadable reply: %s", local_error->message);
+      *error = protocol_error_new (detail);
+      return NULL;
+    }
+
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, data, size, &local_error) ||
       (root = json_parser_get_root (parser)) == NULL)
     {
       *error = protocol_error_new (_("it is not valid JSON"));
-      return NULL;
-    }
-
-  if (!tether_json_node_text_is_valid (root))
-    {
-      *error = protocol_error_new (_("it holds text that is not valid UTF-8"));
       return NULL;
     }
 

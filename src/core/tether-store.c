@@ -46,6 +46,7 @@
 #include <glib/gi18n-lib.h>
 #include <gio/gfiledescriptorbased.h>
 
+#include "tether-json-scan.h"
 #include "tether-store.h"
 #include "tether-store-private.h"
 
@@ -1545,6 +1546,10 @@ next_line (const char  *data,
   return TRUE;
 }
 
+/* A header, removal or meta line. The scanner goes first: json-glib
+ * takes a lone surrogate escape and makes invalid UTF-8 of it, which the
+ * store would write back where the next open cannot read it, and it
+ * recurses without a limit, so that deep nesting overflows the stack. */
 static JsonObject *
 parse_object (const char *data,
               gsize       length)
@@ -1552,7 +1557,8 @@ parse_object (const char *data,
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   JsonNode *root;
 
-  if (!json_parser_load_from_data (parser, data, length, NULL))
+  if (!tether_json_scan_validate (data, length, NULL) ||
+      !json_parser_load_from_data (parser, data, length, NULL))
     return NULL;
 
   root = json_parser_get_root (parser);
@@ -2510,7 +2516,8 @@ open_complete (TetherStore *self,
     schedule_write (self);
 }
 
-static void
+/* Returns the loader's worker task, if it started one. */
+static GTask *
 open_internal (TetherStore         *self,
                TetherCollection    *collection,
                GMainContext        *home,
@@ -2531,13 +2538,13 @@ open_internal (TetherStore         *self,
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_BUSY,
                                _("The store at “%s” is already open"),
                                file_path (self->directory));
-      return;
+      return NULL;
     }
 
   if (!acquire_lock (self, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
-      return;
+      return NULL;
     }
 
   self->state = STORE_OPENING;
@@ -2575,6 +2582,8 @@ open_internal (TetherStore         *self,
   g_task_set_name (worker, "[tether-store] load");
   g_task_set_task_data (worker, g_atomic_rc_box_acquire (loader), (GDestroyNotify) loader_unref);
   g_task_run_in_thread (worker, open_worker);
+
+  return g_steal_pointer (&worker);
 }
 
 /* GObject */
@@ -2833,11 +2842,13 @@ tether_store_open_async (TetherStore         *self,
                          GAsyncReadyCallback  callback,
                          gpointer             user_data)
 {
+  g_autoptr(GTask) worker = NULL;
+
   g_return_if_fail (TETHER_IS_STORE (self));
   g_return_if_fail (TETHER_IS_COLLECTION (collection));
   g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
 
-  open_internal (self, collection, NULL, cancellable, callback, user_data);
+  worker = open_internal (self, collection, NULL, cancellable, callback, user_data);
 }
 
 gboolean
@@ -2870,6 +2881,7 @@ tether_store_open (TetherStore       *self,
   g_autoptr(GMainContext) home = NULL;
   g_autoptr(GMainContext) context = NULL;
   g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GTask) worker = NULL;
 
   g_return_val_if_fail (TETHER_IS_STORE (self), FALSE);
   g_return_val_if_fail (TETHER_IS_COLLECTION (collection), FALSE);
@@ -2880,8 +2892,11 @@ tether_store_open (TetherStore       *self,
   context = g_main_context_new ();
 
   g_main_context_push_thread_default (context);
-  open_internal (self, collection, home, NULL, sync_result_cb, &result);
-  while (result == NULL)
+  worker = open_internal (self, collection, home, NULL, sync_result_cb, &result);
+  /* The worker's task completes in this context too, often after the
+   * open: left pending, it and the context would keep each other alive,
+   * with the context's file descriptor. */
+  while (result == NULL || (worker != NULL && !g_task_get_completed (worker)))
     g_main_context_iteration (context, TRUE);
   g_main_context_pop_thread_default (context);
 
