@@ -787,6 +787,43 @@ test_window_switch_collection (void)
   ui_close (&ui);
 }
 
+/* The row's second line is the first other text field, cut to 200
+ * characters between two of them, whatever their size in bytes. */
+static void
+test_window_row_detail (void)
+{
+  g_autoptr(TetherRecord) record = tether_record_new ();
+  g_autoptr(GString) long_text = g_string_new (NULL);
+  g_autoptr(GString) expected = g_string_new (NULL);
+  g_autoptr(JsonNode) title = json_node_init_string (json_node_alloc (), "Groceries");
+  g_autoptr(JsonNode) note = NULL;
+  GtkWidget *row = g_object_ref_sink (tether_record_row_new ());
+
+  tether_record_set_attribute (record, "title", title);
+
+  /* Shorter than the limit: kept whole, its line breaks made spaces. */
+  note = json_node_init_string (json_node_alloc (), "oat\nmilk");
+  tether_record_set_attribute (record, "note", note);
+  tether_record_row_set_record (TETHER_RECORD_ROW (row), record);
+  g_assert_cmpstr (row_label (TETHER_RECORD_ROW (row), "detail_label"), ==, "oat milk");
+
+  /* Longer, in characters of two, three and four bytes. */
+  for (guint i = 0; i < 100; i++)
+    g_string_append (long_text, "é€𝄞");
+  for (guint i = 0; i < 66; i++)
+    g_string_append (expected, "é€𝄞");
+  g_string_append (expected, "é€");
+  json_node_unref (note);
+  note = json_node_init_string (json_node_alloc (), long_text->str);
+  tether_record_set_attribute (record, "note", note);
+  g_assert_cmpstr (row_label (TETHER_RECORD_ROW (row), "detail_label"), ==, expected->str);
+  g_assert_cmpint (g_utf8_strlen (row_label (TETHER_RECORD_ROW (row), "detail_label"), -1), ==, 200);
+
+  tether_record_row_set_record (TETHER_RECORD_ROW (row), NULL);
+  g_object_unref (row);
+  g_assert_finalize_object (g_steal_pointer (&record));
+}
+
 static void
 test_window_quit (void)
 {
@@ -820,6 +857,7 @@ main (int   argc,
   g_test_add_func ("/window/preferences", test_window_preferences);
   g_test_add_func ("/window/auth-failure", test_window_auth_failure);
   g_test_add_func ("/window/switch-collection", test_window_switch_collection);
+  g_test_add_func ("/window/row-detail", test_window_row_detail);
   g_test_add_func ("/window/quit", test_window_quit);
 
   return g_test_run ();

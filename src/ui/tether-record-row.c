@@ -108,8 +108,15 @@ describe_detail (TetherRecord *record)
           g_strcmp0 (name, title_field) != 0 &&
           g_strcmp0 (text, title) != 0)
         {
-          g_autofree char *line = g_strdelimit (g_utf8_substring (text, 0, 200), "\n\r\t", ' ');
-          return g_steal_pointer (&line);
+          const char *end = text;
+
+          /* At most 200 characters, cut between two of them.
+           * g_utf8_substring() cannot be used: it reads past the end of a
+           * shorter text. */
+          for (guint n = 0; n < 200 && *end != '\0'; n++)
+            end = g_utf8_next_char (end);
+
+          return g_strdelimit (g_strndup (text, end - text), "\n\r\t", ' ');
         }
     }
 
