@@ -119,7 +119,6 @@ static gboolean verbose = FALSE;
 static char *only_cell = NULL;
 
 static const GOptionEntry entries[] = {
-  { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say what each sync did", NULL },
   { "cell", 0, 0, G_OPTION_ARG_STRING, &only_cell, "Run one cell here (ROW:COL) and print its result", "ROW:COL" },
   { NULL }
 };
@@ -735,6 +734,9 @@ main (int   argc,
       g_printerr ("%s\n", error->message);
       return 2;
     }
+
+  /* GTest takes --verbose for itself. */
+  verbose = g_test_verbose ();
 
   /* GTest cases, so that a pass cleans up and a failure keeps the
    * evidence (tether_test_init()). */
