@@ -389,6 +389,28 @@ test_sync_pagination_and_idle (void)
   g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_SYNCED);
 
   g_signal_handlers_disconnect_by_data (record, &watch);
+
+  /* Record 9, alone on the last page, is deleted there: the pages before
+   * it are 304s, and the records they held (known from the last listing)
+   * stay; record 9 goes. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) gone = NULL;
+    guint status = 0;
+
+    gone = tether_test_json_server_request (server, "DELETE", "/records/9", NULL, &status, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (status, ==, 200);
+  }
+
+  not_modified = tether_remote_get_not_modified_count (client->remote);
+  client_sync_ok (client, &report);
+  g_assert_cmpuint (report.deleted, ==, 1);
+  g_assert_cmpuint (tether_remote_get_not_modified_count (client->remote) - not_modified, >=, 3);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (client_collection (client))), ==, 8);
+  g_assert_null (client_find_title (client, "Record 9"));
+  g_assert_nonnull (client_find_title (client, "Record 1"));
+  g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_SYNCED);
 }
 
 /* Two computers edit different fields of one record: after two syncs

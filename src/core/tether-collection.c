@@ -476,6 +476,20 @@ tether_collection_get_n_records (TetherCollection *self)
   return self->items->len;
 }
 
+/**
+ * tether_collection_get_n_with_id:
+ *
+ * Returns: the number of list items and tombstones the server id index
+ *   holds: those with a server id (one per id)
+ */
+guint
+tether_collection_get_n_with_id (TetherCollection *self)
+{
+  g_return_val_if_fail (TETHER_IS_COLLECTION (self), 0);
+
+  return g_hash_table_size (self->by_id);
+}
+
 guint
 tether_collection_get_n_unsynced (TetherCollection *self)
 {

@@ -29,6 +29,8 @@ TetherCollection *tether_collection_new               (void);
 
 /* List items, tombstones not counted (the n-items property). */
 guint             tether_collection_get_n_records     (TetherCollection *self);
+/* List items and tombstones with a server id, as the id index holds them. */
+guint             tether_collection_get_n_with_id     (TetherCollection *self);
 /* Records not in the synced state, tombstones included: what a sync still
  * has to send or the user to resolve (the n-unsynced property). */
 guint             tether_collection_get_n_unsynced    (TetherCollection *self);

@@ -121,6 +121,8 @@ struct _SyncRun
   guint             page_number;
   gint64            last_page;
   guint             page_attempts;
+  /* The local records (list items and tombstones) the listing holds,
+   * each with a reference: found by the ids it gave, or made from it. */
   GHashTable       *listed;
   /* The collection's size as the first page gave it, and whether a later
    * page gave another: records added or deleted meanwhile moved others
@@ -205,19 +207,6 @@ server_attributes (JsonObject *object,
       json_object_set_member (copy, name, json_node_copy (value));
 
   return copy;
-}
-
-/* A key that tells the integer 42 from the string "42". */
-static char *
-id_key (JsonNode *id)
-{
-  if (id == NULL)
-    return NULL;
-
-  if (json_node_get_value_type (id) == G_TYPE_STRING)
-    return g_strconcat ("s:", json_node_get_string (id), NULL);
-
-  return g_strdup_printf ("i:%" G_GINT64_FORMAT, json_node_get_int (id));
 }
 
 /*
@@ -334,6 +323,31 @@ retry_delay_ms (TetherSync   *self,
 /*
  * Merge
  */
+
+static void
+mark_listed (SyncRun      *run,
+             TetherRecord *record)
+{
+  if (!g_hash_table_contains (run->listed, record))
+    g_hash_table_add (run->listed, g_object_ref (record));
+}
+
+/* Whether the listing holds the record's server id. Two local records
+ * with one id (which should not happen) go by the one the index finds. */
+static gboolean
+is_listed (SyncRun      *run,
+           TetherRecord *record)
+{
+  JsonNode *id = tether_record_get_id (record);
+  TetherRecord *indexed;
+
+  if (id == NULL)
+    return FALSE;
+
+  indexed = tether_collection_lookup_id (run->self->collection, id);
+
+  return indexed != NULL && g_hash_table_contains (run->listed, indexed);
+}
 
 static void
 merge_three_way (SyncRun      *run,
@@ -525,7 +539,6 @@ merge_server_object (SyncRun    *run,
   if (id == NULL || !tether_record_id_is_valid (id))
     return;
 
-  g_hash_table_add (run->listed, id_key (id));
   attributes = server_attributes (object, id_field);
 
   record = tether_collection_lookup_id (self->collection, id);
@@ -556,6 +569,7 @@ merge_server_object (SyncRun    *run,
                   tether_record_apply_server (mine, tether_record_get_attributes (mine),
                                               attributes, TETHER_SYNC_STATE_DELETED);
                   tether_store_save (self->store, mine);
+                  mark_listed (run, mine);
                   return;
                 }
 
@@ -571,6 +585,7 @@ merge_server_object (SyncRun    *run,
       return;
     }
 
+  mark_listed (run, record);
   merge_existing (run, record, attributes);
 }
 
@@ -630,16 +645,22 @@ detect_server_deletions (SyncRun *run)
   TetherSync *self = run->self;
   g_autoptr(GPtrArray) forget = g_ptr_array_new_with_free_func (g_object_unref);
   GPtrArray *tombstones;
-  GListModel *model = G_LIST_MODEL (self->collection);
-  guint n_items = g_list_model_get_n_items (model);
 
-  for (guint i = 0; i < n_items; i++)
+  /* Every record the id index holds was listed: none was deleted on the
+   * server, and the records need not be looked at one by one (an idle
+   * sync of a large collection would stall the main loop on it). */
+  if (g_hash_table_size (run->listed) < tether_collection_get_n_with_id (self->collection))
     {
-      g_autoptr(TetherRecord) record = g_list_model_get_item (model, i);
-      g_autofree char *key = id_key (tether_record_get_id (record));
+      GListModel *model = G_LIST_MODEL (self->collection);
+      guint n_items = g_list_model_get_n_items (model);
 
-      if (key != NULL && !g_hash_table_contains (run->listed, key))
-        handle_server_deletion (run, record, forget);
+      for (guint i = 0; i < n_items; i++)
+        {
+          g_autoptr(TetherRecord) record = g_list_model_get_item (model, i);
+
+          if (tether_record_get_id (record) != NULL && !is_listed (run, record))
+            handle_server_deletion (run, record, forget);
+        }
     }
 
   /* A tombstone the listing does not hold is done; one without an id is
@@ -649,9 +670,8 @@ detect_server_deletions (SyncRun *run)
   for (guint i = 0; i < tombstones->len; i++)
     {
       TetherRecord *record = g_ptr_array_index (tombstones, i);
-      g_autofree char *key = id_key (tether_record_get_id (record));
 
-      if (key == NULL || !g_hash_table_contains (run->listed, key))
+      if (!is_listed (run, record))
         g_ptr_array_add (forget, g_object_ref (record));
     }
 
@@ -804,7 +824,15 @@ sync_page_cb (GObject      *object,
         }
 
       for (guint i = 0; i < json_array_get_length (ids); i++)
-        g_hash_table_add (run->listed, id_key (json_array_get_element (ids, i)));
+        {
+          JsonNode *id = json_array_get_element (ids, i);
+          TetherRecord *record = tether_record_id_is_valid (id)
+                                   ? tether_collection_lookup_id (self->collection, id)
+                                   : NULL;
+
+          if (record != NULL)
+            mark_listed (run, record);
+        }
 
       next_url = json_object_get_string_member_with_default (meta, "next", NULL);
       run->last_page = json_object_get_int_member_with_default (meta, "last", 0);
@@ -823,7 +851,10 @@ sync_page_cb (GObject      *object,
                                       (TetherRecord **) new_records->pdata,
                                       new_records->len);
           for (guint i = 0; i < new_records->len; i++)
-            tether_store_save (self->store, g_ptr_array_index (new_records, i));
+            {
+              tether_store_save (self->store, g_ptr_array_index (new_records, i));
+              mark_listed (run, g_ptr_array_index (new_records, i));
+            }
         }
 
       save_page_meta (self, page);
@@ -907,7 +938,7 @@ sync_pull_start (SyncRun *run)
       return;
     }
 
-  run->listed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  run->listed = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   run->page_number = 1;
   run->page_attempts = 0;
   run->last_page = 0;
