@@ -689,7 +689,7 @@ lean_handler_cb (SoupServer        *server,
 {
   LeanServer *self = user_data;
   const char *method = soup_server_message_get_method (msg);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GMutexLocker) G_GNUC_UNUSED locker = g_mutex_locker_new (&self->mutex);
 
   if (strcmp (path, "/records") != 0)
     soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
@@ -854,7 +854,7 @@ server_reset (Server *self)
     }
   else
     {
-      g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lean->mutex);
+      g_autoptr(GMutexLocker) G_GNUC_UNUSED locker = g_mutex_locker_new (&self->lean->mutex);
 
       g_ptr_array_set_size (self->lean->records, 0);
       g_ptr_array_set_size (self->lean->bodies, 0);
@@ -916,7 +916,7 @@ server_dup_bodies (Server *self)
     }
   else
     {
-      g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lean->mutex);
+      g_autoptr(GMutexLocker) G_GNUC_UNUSED locker = g_mutex_locker_new (&self->lean->mutex);
 
       for (guint i = 0; i < self->lean->bodies->len; i++)
         g_ptr_array_add (bodies, g_bytes_ref (g_ptr_array_index (self->lean->bodies, i)));

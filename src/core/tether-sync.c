@@ -1284,7 +1284,7 @@ create_cb (GObject      *object,
   PushOp *op = user_data;
   SyncRun *run = op->run;
   TetherSync *self = run->self;
-  g_autoptr(TetherRecord) record = g_object_ref (op->record);
+  g_autoptr(TetherRecord) G_GNUC_UNUSED record = g_object_ref (op->record);
   g_autoptr(JsonObject) reply = NULL;
   g_autofree char *etag = NULL;
   g_autoptr(GError) error = NULL;
