@@ -43,6 +43,9 @@ packages=(
   gettext desktop-file-utils appstream
   # a headless session for the tests: X server, D-Bus, keyring
   xvfb xauth dbus dbus-x11 gnome-keyring
+  # the test that drives the window through its accessibility tree: the
+  # AT-SPI bus and registry, dogtail and the bindings under it
+  at-spi2-core python3-dogtail python3-pyatspi gir1.2-atspi-2.0
   # what the window needs to look right: icons, fonts, SVG loading
   adwaita-icon-theme fonts-cantarell librsvg2-common
   # screenshots, test certificates
