@@ -241,6 +241,7 @@ static void
 json_server_teardown (JsonServerFixture *fixture,
                       gconstpointer      data)
 {
+  tether_test_wait_for_last_ref (fixture->remote);
   g_assert_finalize_object (fixture->remote);
   g_assert_finalize_object (fixture->account);
   tether_test_json_server_free (fixture->server);
@@ -555,6 +556,7 @@ static void
 fixture_teardown (Fixture       *fixture,
                   gconstpointer  data)
 {
+  tether_test_wait_for_last_ref (fixture->remote);
   g_assert_finalize_object (fixture->remote);
   g_assert_finalize_object (fixture->account);
   tether_test_soup_server_free (fixture->server);

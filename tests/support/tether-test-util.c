@@ -149,6 +149,26 @@ tether_test_wait_until (gboolean (*condition) (gpointer user_data),
     }
 }
 
+void
+tether_test_wait_for_last_ref (gpointer object)
+{
+  gint64 deadline = g_get_monotonic_time () + TETHER_TEST_WAIT_TIMEOUT * G_TIME_SPAN_SECOND;
+
+  g_return_if_fail (G_IS_OBJECT (object));
+
+  /* The worker thread drops its reference without waking the main loop:
+   * poll, briefly. */
+  while (g_atomic_int_get (&G_OBJECT (object)->ref_count) > 1)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("Timed out after %d s waiting for the last reference on a %s",
+                 TETHER_TEST_WAIT_TIMEOUT, G_OBJECT_TYPE_NAME (object));
+
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+}
+
 typedef struct
 {
   GBytes  *body;

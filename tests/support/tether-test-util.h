@@ -44,6 +44,14 @@ void          tether_test_wait_for_result  (GAsyncResult **result);
 void          tether_test_wait_until       (gboolean     (*condition) (gpointer user_data),
                                             gpointer       user_data);
 
+/* Waits (with the same time limit) until the caller holds the last
+ * reference on @object. A task run in a worker thread (a large reply
+ * parsed off the main thread) holds its source object until that thread
+ * lets go of the task, which may be just after its result reached the
+ * main loop; call this before g_assert_finalize_object() on such an
+ * object. */
+void          tether_test_wait_for_last_ref (gpointer      object);
+
 /* A blocking HTTP request for test assertions, done with libsoup's async
  * API on a private GMainContext (so the default main loop does not run
  * meanwhile). @body_json (nullable) is sent as application/json. Returns
