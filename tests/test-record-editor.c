@@ -597,6 +597,91 @@ test_spin (Fixture       *fixture,
   g_assert_cmpfloat (json_node_get_double (node), ==, 4.0);
 }
 
+static gboolean
+emit_scroll (GtkWidget           *widget,
+             GtkPropagationPhase  phase,
+             double               dy)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, i);
+      gboolean handled = FALSE;
+
+      if (!GTK_IS_EVENT_CONTROLLER_SCROLL (controller) ||
+          gtk_event_controller_get_propagation_phase (controller) != phase)
+        continue;
+
+      g_signal_emit_by_name (controller, "scroll", 0.0, dy, &handled);
+      if (handled)
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+/* What GTK does with a wheel turn over @target, up to @top: the scroll
+ * controllers in the capture phase from @top down, then in the target and
+ * bubble phases back up, until one takes the event. GTK has no public way
+ * to make the event itself. Returns whether a controller took it; if none
+ * did, it goes on to the page's scrolled window. */
+static gboolean
+dispatch_scroll (GtkWidget *target,
+                 GtkWidget *top,
+                 double     dy)
+{
+  g_autoptr(GPtrArray) path = g_ptr_array_new ();
+
+  for (GtkWidget *widget = target; widget != NULL; widget = gtk_widget_get_parent (widget))
+    {
+      g_ptr_array_add (path, widget);
+      if (widget == top)
+        break;
+    }
+
+  for (guint i = path->len; i-- > 0;)
+    if (emit_scroll (g_ptr_array_index (path, i), GTK_PHASE_CAPTURE, dy))
+      return TRUE;
+
+  if (emit_scroll (target, GTK_PHASE_TARGET, dy))
+    return TRUE;
+
+  for (guint i = 0; i < path->len; i++)
+    if (emit_scroll (g_ptr_array_index (path, i), GTK_PHASE_BUBBLE, dy))
+      return TRUE;
+
+  return FALSE;
+}
+
+/* The wheel over a number field scrolls the page: it changes no value. */
+static void
+test_spin_wheel (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  GtkWidget *row = field_row (fixture, "count");
+  GtkWidget *spin = find_descendant (row, GTK_TYPE_SPIN_BUTTON, NULL);
+  GtkWidget *text = find_descendant (spin, GTK_TYPE_TEXT, NULL);
+  guint64 revision = tether_record_get_revision (fixture->record);
+
+  g_assert_nonnull (text);
+  g_assert_cmpint (tether_record_get_sync_state (fixture->record), ==, TETHER_SYNC_STATE_SYNCED);
+
+  g_assert_false (dispatch_scroll (text, row, 1.0));
+  g_assert_false (dispatch_scroll (spin, row, -3.0));
+  iterate_until_idle ();
+
+  g_assert_cmpfloat (gtk_spin_button_get_value (GTK_SPIN_BUTTON (spin)), ==, 1);
+  g_assert_cmpint (json_node_get_int (tether_record_get_attribute (fixture->record, "count")), ==, 1);
+  g_assert_cmpint (tether_record_get_sync_state (fixture->record), ==, TETHER_SYNC_STATE_SYNCED);
+  g_assert_cmpuint (tether_record_get_revision (fixture->record), ==, revision);
+  g_assert_false (focus_is_in (fixture, spin));
+
+  /* The buttons and the keyboard still step it. */
+  gtk_spin_button_spin (GTK_SPIN_BUTTON (spin), GTK_SPIN_STEP_FORWARD, 1);
+  g_assert_cmpint (json_node_get_int (tether_record_get_attribute (fixture->record, "count")), ==, 2);
+}
+
 static void
 test_outside_change (Fixture       *fixture,
                      gconstpointer  data)
@@ -1052,6 +1137,7 @@ main (int   argc,
   ADD ("/record-editor/long-text", fixture_setup_local, test_long_text);
   ADD ("/record-editor/switch", fixture_setup_local, test_switch);
   ADD ("/record-editor/spin", fixture_setup_local, test_spin);
+  ADD ("/record-editor/spin-wheel", fixture_setup_server, test_spin_wheel);
   ADD ("/record-editor/outside-change", fixture_setup_server, test_outside_change);
   ADD ("/record-editor/remove", fixture_setup_local, test_remove);
   ADD ("/record-editor/add", fixture_setup_local, test_add);

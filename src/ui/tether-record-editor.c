@@ -759,6 +759,27 @@ build_long_text_row (FieldRow   *field,
                                            G_CALLBACK (buffer_changed_cb), field);
 }
 
+/* A spin button takes every wheel turn over it, even one meant to scroll
+ * the page, and changes its number: a value the user never meant to edit,
+ * sent with the next sync. Its scroll controller is taken out of the event
+ * path so that the wheel scrolls the page; the buttons and the arrow keys
+ * still step the value. GTK offers no other way to stop it; AdwSpinRow does
+ * the same. */
+static void
+spin_stop_wheel (GtkWidget *spin)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (spin);
+  guint n = g_list_model_get_n_items (controllers);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_EVENT_CONTROLLER_SCROLL (controller))
+        gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_NONE);
+    }
+}
+
 static void
 build_number_row (FieldRow *field,
                   double    value)
@@ -779,6 +800,7 @@ build_number_row (FieldRow *field,
   gtk_editable_set_width_chars (GTK_EDITABLE (spin), 10);
   gtk_widget_set_valign (spin, GTK_ALIGN_CENTER);
   set_accessible_label (spin, field->name);
+  spin_stop_wheel (spin);
 
   if (field->kind == FIELD_KIND_DOUBLE)
     {
