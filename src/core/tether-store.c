@@ -88,10 +88,14 @@ typedef struct
   gboolean           needs_truncate;  /* the file may hold more than length */
 } Journal;
 
+/* A record's line is made when its batch is taken, on the main thread:
+ * a record saved several times before then (by the sync, then by the
+ * session for the same change) is serialised once. */
 typedef struct
 {
-  char   *cid;
-  GBytes *line;
+  char         *cid;
+  GBytes       *line;
+  TetherRecord *record;  /* to serialise, until the batch is taken */
 } PendingEntry;
 
 /* One group commit, handed to a worker. */
@@ -245,6 +249,7 @@ pending_entry_free (PendingEntry *entry)
 
   g_free (entry->cid);
   g_clear_pointer (&entry->line, g_bytes_unref);
+  g_clear_object (&entry->record);
   g_free (entry);
 }
 
@@ -974,10 +979,12 @@ complete_waiters (TetherStore *self)
     }
 }
 
+/* Queues @line, or @record to serialise when the batch is taken. */
 static void
-queue_line (TetherStore *self,
-            const char  *cid,
-            GBytes      *line)
+queue_entry (TetherStore  *self,
+             const char   *cid,
+             GBytes       *line,
+             TetherRecord *record)
 {
   PendingEntry *entry = g_hash_table_lookup (self->pending_by_cid, cid);
 
@@ -985,18 +992,19 @@ queue_line (TetherStore *self,
    * newest state needs to reach the disk. */
   if (entry != NULL)
     {
-      g_bytes_unref (entry->line);
-      entry->line = line;
+      g_clear_pointer (&entry->line, g_bytes_unref);
+      g_clear_object (&entry->record);
     }
   else
     {
       entry = g_new0 (PendingEntry, 1);
       entry->cid = g_strdup (cid);
-      entry->line = line;
       g_ptr_array_add (self->pending, entry);
       g_hash_table_insert (self->pending_by_cid, entry->cid, entry);
     }
 
+  entry->line = line;
+  entry->record = record != NULL ? g_object_ref (record) : NULL;
   self->queued_seq++;
 }
 
@@ -1050,6 +1058,16 @@ take_batch (TetherStore *self)
 
   batch->journal = self->journal;
   batch->entries = g_steal_pointer (&self->pending);
+  for (guint i = 0; i < batch->entries->len; i++)
+    {
+      PendingEntry *entry = g_ptr_array_index (batch->entries, i);
+
+      if (entry->record != NULL)
+        {
+          entry->line = tether_record_serialize (entry->record);
+          g_clear_object (&entry->record);
+        }
+    }
   batch->seq = self->queued_seq;
   batch->fault = self->write_fault;
   if (self->meta_changes != NULL)
@@ -2919,9 +2937,9 @@ tether_store_save (TetherStore  *self,
   g_return_if_fail (TETHER_IS_RECORD (record));
   g_return_if_fail (self->state != STORE_CLOSED);
 
-  /* Serialising is O(record) and happens now, on the main thread, where
-   * the record lives; the worker only sees bytes. */
-  queue_line (self, tether_record_get_cid (record), tether_record_serialize (record));
+  /* Serialising is O(record) and happens on the main thread, where the
+   * record lives, when the batch is taken; the worker only sees bytes. */
+  queue_entry (self, tether_record_get_cid (record), NULL, record);
   schedule_write (self);
 }
 
@@ -2933,7 +2951,7 @@ tether_store_remove (TetherStore *self,
   g_return_if_fail (cid != NULL);
   g_return_if_fail (self->state != STORE_CLOSED);
 
-  queue_line (self, cid, removal_line (cid));
+  queue_entry (self, cid, removal_line (cid), NULL);
   schedule_write (self);
 }
 
