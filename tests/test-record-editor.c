@@ -13,6 +13,7 @@
 
 #include "tether-record-editor.h"
 #include "tether-resources.h"
+#include "tether-session.h"
 
 typedef struct
 {
@@ -1023,6 +1024,70 @@ test_conflict (Fixture       *fixture,
 }
 
 static void
+resolve_with_sync_cb (TetherRecordEditor *editor,
+                      const char         *field,
+                      gboolean            keep_mine,
+                      TetherSync         *sync)
+{
+  tether_sync_resolve (sync, tether_record_editor_get_record (editor), field, keep_mine);
+}
+
+/* Settling one field through the sync engine, as the window does: the
+ * panel follows at once, and the focus stays in it. */
+static void
+test_conflict_resolve_one (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  GtkWidget *group = GTK_WIDGET (template_child (fixture, "conflict_group"));
+  GtkListBox *list = GTK_LIST_BOX (template_child (fixture, "conflict_list"));
+  g_autoptr(JsonObject) conflict =
+    parse_object ("{\"title\": {\"theirs\": \"Shopping\"}, \"count\": {}}");
+  g_autofree char *dir = g_dir_make_tmp ("tether-test-resolve-XXXXXX", NULL);
+  g_autoptr(GFile) directory = g_file_new_for_path (dir);
+  g_autoptr(TetherAccount) account = tether_account_new ();
+  g_autoptr(TetherSession) session = tether_session_new (account, directory);
+  g_autoptr(GError) error = NULL;
+  GtkWidget *button;
+
+  tether_session_open (session, &error);
+  g_assert_no_error (error);
+  tether_collection_add (tether_session_get_collection (session), fixture->record);
+  g_signal_connect (fixture->editor, "resolve", G_CALLBACK (resolve_with_sync_cb),
+                    tether_session_get_sync (session));
+
+  tether_record_set_sync_state (fixture->record, TETHER_SYNC_STATE_CONFLICT);
+  tether_record_set_conflict (fixture->record, conflict);
+  g_assert_cmpuint (count_rows (list), ==, 2);
+
+  /* Keep Mine on one field: that field leaves the panel, with no other
+   * change to the record to set it off. */
+  button = find_descendant (conflict_row (fixture, "title"), GTK_TYPE_BUTTON, "Keep Mine");
+  gtk_widget_grab_focus (button);
+  g_signal_emit_by_name (button, "clicked");
+  g_assert_null (conflict_row (fixture, "title"));
+  g_assert_cmpuint (count_rows (list), ==, 1);
+  g_assert_true (gtk_widget_get_visible (group));
+  g_assert_cmpstr (json_node_get_string (tether_record_get_attribute (fixture->record, "title")), ==, "Groceries");
+  g_assert_cmpint (tether_record_get_sync_state (fixture->record), ==, TETHER_SYNC_STATE_CONFLICT);
+  g_assert_true (focus_is_in (fixture, find_descendant (conflict_row (fixture, "count"),
+                                                        GTK_TYPE_BUTTON, "Keep Mine")));
+
+  /* The last one settled: the panel goes. */
+  g_signal_emit_by_name (find_descendant (conflict_row (fixture, "count"), GTK_TYPE_BUTTON, "Keep Theirs"),
+                         "clicked");
+  g_assert_false (gtk_widget_get_visible (group));
+  g_assert_false (tether_record_has_attribute (fixture->record, "count"));
+  g_assert_cmpint (tether_record_get_sync_state (fixture->record), ==, TETHER_SYNC_STATE_PENDING);
+
+  g_signal_handlers_disconnect_by_func (fixture->editor, resolve_with_sync_cb,
+                                        tether_session_get_sync (session));
+  tether_session_close (session, &error);
+  g_assert_no_error (error);
+  g_clear_object (&session);
+  g_assert_finalize_object (g_steal_pointer (&account));
+}
+
+static void
 delete_record_cb (GSimpleAction *action,
                   GVariant      *parameter,
                   gpointer       user_data)
@@ -1144,6 +1209,7 @@ main (int   argc,
   ADD ("/record-editor/add-validation", fixture_setup_local, test_add_validation);
   ADD ("/record-editor/null-to-text", fixture_setup_local, test_null_to_text);
   ADD ("/record-editor/conflict", fixture_setup_local, test_conflict);
+  ADD ("/record-editor/conflict-resolve-one", fixture_setup_local, test_conflict_resolve_one);
   ADD ("/record-editor/delete-button", fixture_setup_local, test_delete_button);
   ADD ("/record-editor/null-record", fixture_setup_local, test_null_record);
   g_test_add_func ("/record-editor/finalize", test_finalize);

@@ -801,20 +801,51 @@ test_to_json_and_foreach (void)
 }
 
 static void
+count_notify_cb (GObject    *object,
+                 GParamSpec *pspec,
+                 guint      *count)
+{
+  (*count)++;
+}
+
+static void
 test_conflict (void)
 {
   g_autoptr(JsonObject) conflict = object_from_string ("{\"title\":{\"theirs\":\"B\"},\"gone\":{}}");
+  g_autoptr(JsonObject) fewer = object_from_string ("{\"title\":{\"theirs\":\"B\"}}");
   g_autoptr(JsonObject) attributes = object_from_string ("{\"title\":\"A\"}");
   TetherRecord *record = tether_record_new_from_server (NULL, attributes);
   TetherRecord *loaded;
   g_autoptr(GBytes) line = NULL;
+  JsonObject *property = NULL;
+  guint notifies = 0;
 
   g_assert_null (tether_record_get_conflict (record));
 
   tether_record_set_sync_state (record, TETHER_SYNC_STATE_CONFLICT);
+  g_signal_connect (record, "notify::conflict", G_CALLBACK (count_notify_cb), &notifies);
   tether_record_set_conflict (record, conflict);
   g_assert_true (json_object_equal (tether_record_get_conflict (record), conflict));
   g_assert_true (tether_record_get_conflict (record) != conflict);
+  g_assert_cmpuint (notifies, ==, 1);
+
+  /* The same data again is no change. */
+  tether_record_set_conflict (record, conflict);
+  g_assert_cmpuint (notifies, ==, 1);
+
+  /* One field settled, the other still in conflict: the state stays, the
+   * data changes, and a view showing it learns so. */
+  tether_record_set_conflict (record, fewer);
+  g_assert_cmpuint (notifies, ==, 2);
+  g_assert_true (json_object_equal (tether_record_get_conflict (record), fewer));
+  g_object_get (record, "conflict", &property, NULL);
+  g_assert_true (json_object_equal (property, fewer));
+  g_clear_pointer (&property, json_object_unref);
+
+  g_object_set (record, "conflict", conflict, NULL);
+  g_assert_cmpuint (notifies, ==, 3);
+  g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_CONFLICT);
+  g_signal_handlers_disconnect_by_func (record, count_notify_cb, &notifies);
 
   line = tether_record_serialize (record);
   loaded = tether_record_new_from_line (line, NULL);
@@ -823,8 +854,12 @@ test_conflict (void)
   g_assert_true (json_object_equal (tether_record_get_conflict (loaded), conflict));
 
   /* Resolving: clear, and the state is the caller's to set. */
+  notifies = 0;
+  g_signal_connect (loaded, "notify::conflict", G_CALLBACK (count_notify_cb), &notifies);
   tether_record_set_conflict (loaded, NULL);
   g_assert_null (tether_record_get_conflict (loaded));
+  g_assert_cmpuint (notifies, ==, 1);
+  g_signal_handlers_disconnect_by_func (loaded, count_notify_cb, &notifies);
   g_assert_cmpint (tether_record_get_sync_state (loaded), ==, TETHER_SYNC_STATE_CONFLICT);
 
   g_assert_finalize_object (record);

@@ -98,6 +98,7 @@ enum {
   PROP_MODIFIED,
   PROP_REVISION,
   PROP_ETAG,
+  PROP_CONFLICT,
   N_PROPS
 };
 
@@ -1162,6 +1163,10 @@ tether_record_get_property (GObject    *object,
       g_value_set_string (value, tether_record_get_etag (self));
       break;
 
+    case PROP_CONFLICT:
+      g_value_set_boxed (value, tether_record_get_conflict (self));
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1205,6 +1210,10 @@ tether_record_set_property (GObject      *object,
 
     case PROP_ETAG:
       tether_record_set_etag (self, g_value_get_string (value));
+      break;
+
+    case PROP_CONFLICT:
+      tether_record_set_conflict (self, g_value_get_boxed (value));
       break;
 
     default:
@@ -1308,6 +1317,20 @@ tether_record_class_init (TetherRecordClass *klass)
                          (G_PARAM_READWRITE |
                           G_PARAM_EXPLICIT_NOTIFY |
                           G_PARAM_STATIC_STRINGS));
+
+  /**
+   * TetherRecord:conflict:
+   *
+   * The conflict data (see tether_record_get_conflict()), or %NULL. Set
+   * apart from the sync state, so that a view showing the conflict follows
+   * each field settled while the record stays in conflict.
+   */
+  properties[PROP_CONFLICT] =
+    g_param_spec_boxed ("conflict", NULL, NULL,
+                        JSON_TYPE_OBJECT,
+                        (G_PARAM_READWRITE |
+                         G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -2215,6 +2238,8 @@ tether_record_set_conflict (TetherRecord *self,
   g_clear_pointer (&self->conflict, json_object_unref);
   self->conflict = copy;
   drop_line (self);
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONFLICT]);
 }
 
 /**

@@ -129,7 +129,8 @@ void             tether_record_apply_server         (TetherRecord   *self,
 /* Conflict data kept while the state is conflict: an object mapping each
  * conflicting field to an object with the server's value as member
  * "theirs" (absent when the server removed the field). "mine" is the
- * current attribute. %NULL when there is none. */
+ * current attribute. %NULL when there is none. Setting it emits
+ * notify::conflict when it changes. */
 JsonObject      *tether_record_get_conflict         (TetherRecord   *self);
 void             tether_record_set_conflict         (TetherRecord   *self,
                                                      JsonObject     *conflict);

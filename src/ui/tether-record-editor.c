@@ -72,7 +72,6 @@ struct _TetherRecordEditor
    * while their text is still short. */
   GHashTable          *long_fields;
   char                *conflict_signature;
-  guint                conflict_idle_id;
   /* Set while the editor writes to the record, so that the record's
    * changed:: emission for that edit does not touch the rows. */
   guint                applying;
@@ -1342,13 +1341,40 @@ append_signature_node (GString  *signature,
   g_string_append_c (signature, '\n');
 }
 
+/* The Keep Mine or Keep Theirs button in @widget, if any. */
+static GtkWidget *
+find_resolve_button (GtkWidget *widget,
+                     gboolean   keep_mine)
+{
+  if (GTK_IS_BUTTON (widget) &&
+      g_object_get_data (G_OBJECT (widget), "tether-field") != NULL &&
+      GPOINTER_TO_INT (g_object_get_data (G_OBJECT (widget), "tether-keep-mine")) == keep_mine)
+    return widget;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_resolve_button (child, keep_mine);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
 static void
 refresh_conflicts (TetherRecordEditor *self)
 {
   g_autoptr(GString) signature = g_string_new (NULL);
   g_autoptr(GList) members = NULL;
   JsonObject *conflict = NULL;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkWidget *focus = root != NULL ? gtk_root_get_focus (root) : NULL;
   GtkWidget *child;
+  int focus_index = -1;
+  gboolean focus_mine = TRUE;
 
   if (self->record != NULL &&
       tether_record_get_sync_state (self->record) == TETHER_SYNC_STATE_CONFLICT)
@@ -1379,6 +1405,18 @@ refresh_conflicts (TetherRecordEditor *self)
   g_free (self->conflict_signature);
   self->conflict_signature = g_strdup (signature->str);
 
+  /* Settling one field rebuilds the list under the button just pressed:
+   * the focus goes on to the same side of the field now in its place. */
+  if (focus != NULL && gtk_widget_is_ancestor (focus, GTK_WIDGET (self->conflict_list)))
+    {
+      GtkWidget *row = gtk_widget_get_ancestor (focus, GTK_TYPE_LIST_BOX_ROW);
+
+      if (row != NULL)
+        focus_index = gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row));
+      if (GTK_IS_BUTTON (focus))
+        focus_mine = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (focus), "tether-keep-mine"));
+    }
+
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->conflict_list))) != NULL)
     gtk_list_box_remove (self->conflict_list, child);
 
@@ -1398,6 +1436,17 @@ refresh_conflicts (TetherRecordEditor *self)
     }
 
   gtk_widget_set_visible (GTK_WIDGET (self->conflict_group), members != NULL);
+
+  if (focus_index >= 0 && members != NULL)
+    {
+      guint n = g_list_length (members);
+      GtkListBoxRow *row = gtk_list_box_get_row_at_index (self->conflict_list,
+                                                          MIN ((guint) focus_index, n - 1));
+      GtkWidget *button = find_resolve_button (GTK_WIDGET (row), focus_mine);
+
+      if (button != NULL)
+        gtk_widget_grab_focus (button);
+    }
 }
 
 /* Following the record */
@@ -1413,17 +1462,6 @@ record_changed_cb (TetherRecordEditor *self)
   refresh_conflicts (self);
 }
 
-static gboolean
-refresh_conflicts_idle_cb (gpointer user_data)
-{
-  TetherRecordEditor *self = user_data;
-
-  self->conflict_idle_id = 0;
-  refresh_conflicts (self);
-
-  return G_SOURCE_REMOVE;
-}
-
 static void
 record_notify_cb (TetherRecordEditor *self,
                   GParamSpec         *pspec)
@@ -1437,11 +1475,13 @@ record_notify_cb (TetherRecordEditor *self,
       update_about (self);
       refresh_conflicts (self);
     }
-
-  /* Setting the conflict data emits nothing: whether the sync sets it
-   * before or after the state, look again once it is done. */
-  if (g_str_equal (name, "sync-state") && self->conflict_idle_id == 0)
-    self->conflict_idle_id = g_idle_add (refresh_conflicts_idle_cb, self);
+  /* Each field settled while others are still in conflict changes only
+   * the conflict data; whether the sync sets it before or after the state,
+   * the second of the two shows the result. */
+  else if (g_str_equal (name, "conflict"))
+    {
+      refresh_conflicts (self);
+    }
 }
 
 static void
@@ -1592,7 +1632,6 @@ tether_record_editor_set_record (TetherRecordEditor *self,
     g_signal_handlers_disconnect_by_data (self->record, self);
 
   clear_fields (self);
-  g_clear_handle_id (&self->conflict_idle_id, g_source_remove);
   g_hash_table_remove_all (self->long_fields);
   g_clear_pointer (&self->conflict_signature, g_free);
   g_set_object (&self->record, record);
