@@ -131,21 +131,32 @@ session_is_open (gpointer data)
   return tether_session_is_open (ui->session);
 }
 
-static void
-ui_open (Ui         *ui,
-         const char *server_url)
+static guint ui_counter;
+
+/* The collection the next ui_open() without a server uses. */
+static char *
+next_collection (void)
 {
-  static guint counter;
+  return g_strdup_printf ("records%u", ui_counter + 1);
+}
+
+static void
+ui_open_selected (Ui         *ui,
+                  const char *server_url,
+                  const char *selected_cid,
+                  gboolean    wait)
+{
   g_autoptr(GError) error = NULL;
   g_autoptr(GSettings) settings = g_settings_new (BASE_APP_ID);
   g_autofree char *app_id = NULL;
   g_autofree char *collection = NULL;
+  guint counter = ++ui_counter;
 
   /* Each test has its own store: its own collection name. */
-  collection = g_strdup_printf ("records%u", ++counter);
+  collection = g_strdup_printf ("records%u", counter);
   g_settings_set_string (settings, "server-url", server_url ? server_url : "");
   g_settings_set_string (settings, "collection", server_url ? "records" : collection);
-  g_settings_set_string (settings, "selected-record", "");
+  g_settings_set_string (settings, "selected-record", selected_cid ? selected_cid : "");
   g_settings_set_string (settings, "sort-order", "title");
 
   /* Each test gets its own id: the D-Bus object path of a finished
@@ -161,8 +172,18 @@ ui_open (Ui         *ui,
   ui->session = tether_window_get_session (ui->window);
   ui->collection = tether_session_get_collection (ui->session);
 
-  wait_for (session_is_open, ui);
-  run_for (50);
+  if (wait)
+    {
+      wait_for (session_is_open, ui);
+      run_for (50);
+    }
+}
+
+static void
+ui_open (Ui         *ui,
+         const char *server_url)
+{
+  ui_open_selected (ui, server_url, NULL, TRUE);
 }
 
 static void
@@ -824,6 +845,188 @@ test_window_row_detail (void)
   g_assert_finalize_object (g_steal_pointer (&record));
 }
 
+/* A store of @n records as a pull would have left it (synced, with an
+ * id, compacted to one snapshot), in the offline store of @collection.
+ * Titles are "Record 00000"…, so the sorted order is the order made.
+ * Returns the client id of record @keep. */
+static char *
+fill_store (const char *collection,
+            guint       n,
+            guint       keep)
+{
+  g_autoptr(TetherAccount) account = tether_account_new ();
+  g_autoptr(TetherSession) session = NULL;
+  g_autoptr(GPtrArray) records = g_ptr_array_new_full (n, g_object_unref);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  char *cid = NULL;
+  TetherStore *store;
+
+  tether_account_set_server_url (account, "");
+  tether_account_set_collection (account, collection);
+  session = tether_session_new (account, NULL);
+  tether_session_open (session, &error);
+  g_assert_no_error (error);
+  store = tether_session_get_store (session);
+
+  /* Added in an order that is not the sorted one. */
+  for (guint j = 0; j < n; j++)
+    {
+      guint i = (j * 7919) % n;
+      g_autoptr(JsonObject) attributes = json_object_new ();
+      g_autoptr(JsonNode) id = json_node_init_int (json_node_alloc (), i + 1);
+      g_autofree char *title = g_strdup_printf ("Record %05u", i);
+      TetherRecord *record;
+
+      json_object_set_string_member (attributes, "title", title);
+      json_object_set_string_member (attributes, "note", i % 2 ? "odd" : "even");
+      record = tether_record_new_from_server (id, attributes);
+      if (i == keep)
+        cid = g_strdup (tether_record_get_cid (record));
+      g_ptr_array_add (records, record);
+    }
+
+  tether_collection_add_many (tether_session_get_collection (session),
+                              (TetherRecord **) records->pdata, records->len);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  tether_store_flush (store, &error);
+  g_assert_no_error (error);
+  tether_store_compact_async (store, NULL, tether_test_async_result_cb, &result);
+  tether_test_wait_for_result (&result);
+  tether_store_compact_finish (store, result, &error);
+  g_assert_no_error (error);
+  tether_session_close (session, &error);
+  g_assert_no_error (error);
+
+  return cid;
+}
+
+/* How many record rows lie, at least in part, inside the list's visible
+ * area. */
+static guint
+count_rows_in_view (Ui *ui)
+{
+  GtkWidget *list = find_named (GTK_WIDGET (ui->window), "list_view");
+  int height = gtk_widget_get_height (list);
+  guint n = 0;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (list);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      graphene_rect_t bounds;
+
+      if (!gtk_widget_get_mapped (child) ||
+          !gtk_widget_compute_bounds (child, list, &bounds))
+        continue;
+      if (bounds.origin.y + bounds.size.height > 0 && bounds.origin.y < height)
+        n++;
+    }
+
+  return n;
+}
+
+typedef struct
+{
+  Ui    *ui;
+  guint  frames;
+  guint  blank_frames;
+} FrameWatch;
+
+/* After each frame is painted: the list page is up and records exist,
+ * yet no row is drawn in it. */
+static void
+after_paint_cb (GdkFrameClock *clock,
+                FrameWatch    *watch)
+{
+  Ui *ui = watch->ui;
+
+  if (ui->window == NULL || !tether_session_is_open (ui->session) ||
+      g_strcmp0 (list_page (ui), "list") != 0)
+    return;
+
+  watch->frames++;
+  if (count_rows_in_view (ui) == 0)
+    watch->blank_frames++;
+}
+
+static gboolean
+models_settled (gpointer data)
+{
+  Ui *ui = data;
+  GtkFilterListModel *visible = GTK_FILTER_LIST_MODEL (tether_window_get_visible_records (ui->window));
+  GtkSortListModel *sorted = GTK_SORT_LIST_MODEL (gtk_filter_list_model_get_model (visible));
+
+  return tether_session_is_open (ui->session) &&
+         g_list_model_get_n_items (G_LIST_MODEL (ui->collection)) > 0 &&
+         gtk_filter_list_model_get_pending (visible) == 0 &&
+         gtk_sort_list_model_get_pending (sorted) == 0;
+}
+
+static TetherRecord *
+list_selected_record (Ui *ui)
+{
+  GtkListView *list = GTK_LIST_VIEW (find_named (GTK_WIDGET (ui->window), "list_view"));
+  GtkSingleSelection *selection = GTK_SINGLE_SELECTION (gtk_list_view_get_model (list));
+
+  return gtk_single_selection_get_selected_item (selection);
+}
+
+/* A row of @record is drawn inside the list's visible area. */
+static gboolean
+row_in_view (Ui           *ui,
+             TetherRecord *record)
+{
+  GtkWidget *list = find_named (GTK_WIDGET (ui->window), "list_view");
+  TetherRecordRow *row = find_row (ui, record);
+  graphene_rect_t bounds;
+
+  if (row == NULL || !gtk_widget_get_mapped (GTK_WIDGET (row)) ||
+      !gtk_widget_compute_bounds (GTK_WIDGET (row), list, &bounds))
+    return FALSE;
+
+  return bounds.origin.y >= 0 &&
+         bounds.origin.y + bounds.size.height <= gtk_widget_get_height (list);
+}
+
+/* A large store: the list is never left blank while it loads and sorts,
+ * and the record selected last time is selected again, in view, once
+ * the sorting is done. */
+static void
+test_window_big_list (void)
+{
+  g_autofree char *collection = next_collection ();
+  g_autofree char *cid = fill_store (collection, 2000, 1234);
+  FrameWatch watch = { NULL };
+  GdkFrameClock *clock;
+  TetherRecord *record;
+  gulong handler;
+  Ui ui = { NULL };
+
+  ui_open_selected (&ui, NULL, cid, FALSE);
+  watch.ui = &ui;
+  clock = gtk_widget_get_frame_clock (GTK_WIDGET (ui.window));
+  handler = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb), &watch);
+
+  wait_for (session_is_open, &ui);
+  wait_for (models_settled, &ui);
+  run_for (300);
+  g_signal_handler_disconnect (clock, handler);
+
+  g_assert_cmpuint (g_list_model_get_n_items (tether_window_get_visible_records (ui.window)), ==, 2000);
+  g_assert_cmpuint (watch.frames, >, 0);
+  g_assert_cmpuint (watch.blank_frames, ==, 0);
+
+  record = tether_collection_lookup_cid (ui.collection, cid);
+  g_assert_nonnull (record);
+  g_assert_true (tether_window_get_selected_record (ui.window) == record);
+  g_assert_true (list_selected_record (&ui) == record);
+  g_assert_true (row_in_view (&ui, record));
+
+  ui_close (&ui);
+}
+
 static void
 test_window_quit (void)
 {
@@ -859,6 +1062,7 @@ main (int   argc,
   g_test_add_func ("/window/switch-collection", test_window_switch_collection);
   g_test_add_func ("/window/row-detail", test_window_row_detail);
   g_test_add_func ("/window/quit", test_window_quit);
+  g_test_add_func ("/window/big-list", test_window_big_list);
 
   return g_test_run ();
 }

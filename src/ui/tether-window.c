@@ -30,6 +30,7 @@ struct _TetherWindow
 
   TetherRecord         *shown_record;
   TetherRecord         *pending_selection;
+  guint                 scroll_to_selection : 1;
   TetherRecord         *deleted_record;
   TetherSyncState       deleted_state;
 
@@ -123,6 +124,38 @@ tether_window_get_selected_record (TetherWindow *self)
   return self->shown_record;
 }
 
+/* Whether sorting and filtering are done: until then, positions move. */
+static gboolean
+tether_window_models_settled (TetherWindow *self)
+{
+  return gtk_sort_list_model_get_pending (self->sort_model) == 0 &&
+         gtk_filter_list_model_get_pending (self->filter_model) == 0;
+}
+
+static void
+tether_window_scroll_to_selection (TetherWindow *self)
+{
+  guint position = gtk_single_selection_get_selected (self->selection);
+
+  /* While sorting or filtering runs, the row still moves: it is scrolled
+   * to once the list has settled. */
+  self->scroll_to_selection = !tether_window_models_settled (self);
+
+  if (position == GTK_INVALID_LIST_POSITION || self->scroll_to_selection)
+    return;
+
+  gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", position);
+}
+
+static void
+tether_window_select_position (TetherWindow *self,
+                               guint         position)
+{
+  g_clear_object (&self->pending_selection);
+  gtk_single_selection_set_selected (self->selection, position);
+  tether_window_scroll_to_selection (self);
+}
+
 void
 tether_window_select_record (TetherWindow *self,
                              TetherRecord *record)
@@ -134,6 +167,7 @@ tether_window_select_record (TetherWindow *self,
   g_return_if_fail (!record || TETHER_IS_RECORD (record));
 
   g_clear_object (&self->pending_selection);
+  self->scroll_to_selection = FALSE;
 
   if (record == NULL)
     {
@@ -150,14 +184,14 @@ tether_window_select_record (TetherWindow *self,
 
       if (item == record)
         {
-          gtk_single_selection_set_selected (self->selection, i);
-          gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", i);
+          tether_window_select_position (self, i);
           return;
         }
     }
 
   /* Sorting and filtering are incremental: a record just added may not
-   * have reached the list yet. It is selected when it does. */
+   * have reached the list yet, and a search may hide it. It is shown in
+   * the editor now and selected in the list when it gets there. */
   self->pending_selection = g_object_ref (record);
   tether_window_show_record (self, record);
 }
@@ -277,7 +311,13 @@ on_search_changed_cb (TetherWindow   *self,
   g_free (self->search_folded);
   self->search_folded = g_steal_pointer (&folded);
 
-  gtk_filter_changed (GTK_FILTER (self->filter), change);
+  if (self->search_folded[0] == '\0')
+    gtk_filter_list_model_set_filter (self->filter_model, NULL);
+  else if (gtk_filter_list_model_get_filter (self->filter_model) == NULL)
+    gtk_filter_list_model_set_filter (self->filter_model, GTK_FILTER (self->filter));
+  else
+    gtk_filter_changed (GTK_FILTER (self->filter), change);
+
   tether_window_update_list_page (self);
 }
 
@@ -396,35 +436,71 @@ on_selection_changed_cb (TetherWindow *self)
   if (selected == NULL && self->pending_selection != NULL)
     return;
 
+  /* The user chose another record than the one waiting to be selected. */
+  if (selected != NULL)
+    g_clear_object (&self->pending_selection);
+
   tether_window_show_record (self, selected);
 }
 
 static void
-on_selection_items_changed_cb (TetherWindow *self)
+on_selection_items_changed_cb (TetherWindow *self,
+                               guint         position,
+                               guint         removed,
+                               guint         added,
+                               GListModel   *model)
 {
   if (self->pending_selection != NULL)
     {
-      g_autoptr(TetherRecord) record = g_steal_pointer (&self->pending_selection);
-      GListModel *model = G_LIST_MODEL (self->selection);
-      guint n_items = g_list_model_get_n_items (model);
-
-      for (guint i = 0; i < n_items; i++)
+      /* A record that was not in the list comes in among the added ones. */
+      for (guint i = position; i < position + added; i++)
         {
           g_autoptr(TetherRecord) item = g_list_model_get_item (model, i);
 
-          if (item == record)
+          if (item == self->pending_selection)
             {
-              gtk_single_selection_set_selected (self->selection, i);
-              gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", i);
+              tether_window_select_position (self, i);
               return;
             }
         }
 
-      self->pending_selection = g_steal_pointer (&record);
+      return;
+    }
+
+  /* The record in the editor left the list without being removed from
+   * the collection (that is on_record_removed_cb()): a search hides it,
+   * or a refilter takes it out to put it back. It stays in the editor and
+   * is selected again when it comes back. */
+  if (gtk_single_selection_get_selected_item (self->selection) == NULL &&
+      self->shown_record != NULL)
+    {
+      self->pending_selection = g_object_ref (self->shown_record);
       return;
     }
 
   on_selection_changed_cb (self);
+}
+
+static void
+on_models_pending_cb (TetherWindow *self)
+{
+  tether_window_update_list_page (self);
+
+  if (self->scroll_to_selection && tether_window_models_settled (self))
+    tether_window_scroll_to_selection (self);
+}
+
+static void
+on_record_removed_cb (TetherWindow     *self,
+                      TetherRecord     *record,
+                      TetherCollection *collection)
+{
+  /* Deleted here, or by the server: no longer something to come back to. */
+  if (record == self->pending_selection)
+    g_clear_object (&self->pending_selection);
+
+  if (record == self->shown_record)
+    tether_window_show_record (self, gtk_single_selection_get_selected_item (self->selection));
 }
 
 static void
@@ -976,6 +1052,9 @@ tether_window_attach_session (TetherWindow *self)
   g_signal_connect_object (collection, "items-changed",
                            G_CALLBACK (on_items_changed_cb), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (collection, "record-removed",
+                           G_CALLBACK (on_record_removed_cb), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (collection, "notify::n-unsynced",
                            G_CALLBACK (tether_window_update_sync_status), self,
                            G_CONNECT_SWAPPED);
@@ -1061,8 +1140,13 @@ tether_window_constructed (GObject *object)
   self->sort_model = gtk_sort_list_model_new (NULL, g_object_ref (GTK_SORTER (self->sorter)));
   gtk_sort_list_model_set_incremental (self->sort_model, TRUE);
   self->filter = gtk_custom_filter_new (filter_record_cb, self, NULL);
-  self->filter_model = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->sort_model)),
-                                                  g_object_ref (GTK_FILTER (self->filter)));
+  /* The filter is set only while a search is typed. A GtkCustomFilter
+   * matches "some" items as far as GTK knows, so an incremental filter
+   * model would take every record the sort moves out of the list and put
+   * it back a chunk at a time: the list goes blank while a large store
+   * sorts, and the selection is lost. Without a filter the sort's changes
+   * go straight through. */
+  self->filter_model = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->sort_model)), NULL);
   gtk_filter_list_model_set_incremental (self->filter_model, TRUE);
   self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->filter_model)));
   gtk_single_selection_set_autoselect (self->selection, FALSE);
@@ -1086,7 +1170,10 @@ tether_window_constructed (GObject *object)
                            G_CALLBACK (on_items_changed_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->filter_model, "notify::pending",
-                           G_CALLBACK (on_items_changed_cb), self,
+                           G_CALLBACK (on_models_pending_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->sort_model, "notify::pending",
+                           G_CALLBACK (on_models_pending_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::sort-order",
                            G_CALLBACK (on_sort_order_changed_cb), self,
