@@ -1027,6 +1027,129 @@ test_window_big_list (void)
   ui_close (&ui);
 }
 
+/* The position of @record in the list, or GTK_INVALID_LIST_POSITION. */
+static guint
+list_position (Ui           *ui,
+               TetherRecord *record)
+{
+  GListModel *visible = tether_window_get_visible_records (ui->window);
+
+  for (guint i = 0; i < g_list_model_get_n_items (visible); i++)
+    {
+      g_autoptr(TetherRecord) item = g_list_model_get_item (visible, i);
+
+      if (item == record)
+        return i;
+    }
+
+  return GTK_INVALID_LIST_POSITION;
+}
+
+/* A single click on the row of @record, as GTK delivers it: the row's own
+ * click gesture selects the row when the button is released, then the
+ * release bubbles up to the click gestures of the list view around it. */
+static void
+click_row (Ui           *ui,
+           TetherRecord *record)
+{
+  GtkWidget *list = find_named (GTK_WIDGET (ui->window), "list_view");
+  TetherRecordRow *row = wait_for_row (ui, record);
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (list);
+  graphene_point_t center, point;
+
+  center = GRAPHENE_POINT_INIT (gtk_widget_get_width (GTK_WIDGET (row)) / 2.f,
+                                gtk_widget_get_height (GTK_WIDGET (row)) / 2.f);
+  g_assert_true (gtk_widget_compute_point (GTK_WIDGET (row), list, &center, &point));
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "list.select-item", "(ubb)",
+                                             list_position (ui, record), FALSE, FALSE));
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_GESTURE_CLICK (controller) &&
+          gtk_event_controller_get_propagation_phase (controller) == GTK_PHASE_BUBBLE)
+        g_signal_emit_by_name (controller, "released", 1, (double) point.x, (double) point.y);
+    }
+
+  run_for (50);
+}
+
+static gboolean
+leaflet_is_folded (gpointer data)
+{
+  Ui *ui = data;
+
+  return adw_leaflet_get_folded (ADW_LEAFLET (find_named (GTK_WIDGET (ui->window), "leaflet")));
+}
+
+static const char *
+leaflet_page (Ui *ui)
+{
+  AdwLeaflet *leaflet = ADW_LEAFLET (find_named (GTK_WIDGET (ui->window), "leaflet"));
+
+  return gtk_buildable_get_buildable_id (GTK_BUILDABLE (adw_leaflet_get_visible_child (leaflet)));
+}
+
+/* On a narrow window the list fills it: a click on a record opens it, and
+ * so does Enter, while moving the selection with the keyboard does not. */
+static void
+test_window_folded_open (void)
+{
+  Ui ui = { NULL };
+  TetherRecord *records[3];
+  TetherRecordEditor *editor;
+
+  ui_open (&ui, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (records); i++)
+    {
+      g_autofree char *title = g_strdup_printf ("Narrow %u", i);
+      g_autoptr(TetherRecord) record = tether_record_new ();
+
+      tether_record_set_string (record, "title", title);
+      tether_collection_add (ui.collection, record);
+      records[i] = record;
+    }
+  wait_for_count (tether_window_get_visible_records (ui.window), 3);
+
+  gtk_window_set_default_size (GTK_WINDOW (ui.window), 360, 600);
+  wait_for (leaflet_is_folded, &ui);
+  run_for (50);
+  g_assert_cmpstr (leaflet_page (&ui), ==, "sidebar");
+  editor = TETHER_RECORD_EDITOR (find_named (GTK_WIDGET (ui.window), "editor"));
+
+  click_row (&ui, records[1]);
+  g_assert_true (tether_window_get_selected_record (ui.window) == records[1]);
+  g_assert_cmpstr (leaflet_page (&ui), ==, "content");
+  g_assert_true (tether_record_editor_get_record (editor) == records[1]);
+
+  /* Back, and the same row again: already selected, it still opens. */
+  activate (&ui, "win.back");
+  g_assert_cmpstr (leaflet_page (&ui), ==, "sidebar");
+  click_row (&ui, records[1]);
+  g_assert_cmpstr (leaflet_page (&ui), ==, "content");
+
+  /* The keyboard moves the selection without leaving the list... */
+  activate (&ui, "win.back");
+  g_assert_true (gtk_widget_activate_action (find_named (GTK_WIDGET (ui.window), "list_view"),
+                                             "list.select-item", "(ubb)",
+                                             list_position (&ui, records[2]), FALSE, FALSE));
+  run_for (50);
+  g_assert_true (tether_window_get_selected_record (ui.window) == records[2]);
+  g_assert_cmpstr (leaflet_page (&ui), ==, "sidebar");
+
+  /* ...and Enter opens the record. */
+  g_assert_true (gtk_widget_activate_action (find_named (GTK_WIDGET (ui.window), "list_view"),
+                                             "list.activate-item", "u",
+                                             list_position (&ui, records[2])));
+  run_for (50);
+  g_assert_cmpstr (leaflet_page (&ui), ==, "content");
+  g_assert_true (tether_record_editor_get_record (editor) == records[2]);
+
+  ui_close (&ui);
+}
+
 static void
 test_window_quit (void)
 {
@@ -1063,6 +1186,7 @@ main (int   argc,
   g_test_add_func ("/window/row-detail", test_window_row_detail);
   g_test_add_func ("/window/quit", test_window_quit);
   g_test_add_func ("/window/big-list", test_window_big_list);
+  g_test_add_func ("/window/folded-open", test_window_folded_open);
 
   return g_test_run ();
 }

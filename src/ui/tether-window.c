@@ -511,6 +511,38 @@ on_list_activate_cb (TetherWindow *self,
   adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
 }
 
+/* A click on a row selects it (the row's own gesture does that first);
+ * when the leaflet is folded the list fills the window, so the click also
+ * opens the record, as Enter and a double click do. */
+static void
+on_list_released_cb (GtkGestureClick *gesture,
+                     int              n_press,
+                     double           x,
+                     double           y,
+                     TetherWindow    *self)
+{
+  GtkWidget *picked;
+  TetherRecord *selected;
+
+  if (n_press != 1 || !adw_leaflet_get_folded (self->leaflet))
+    return;
+
+  selected = gtk_single_selection_get_selected_item (self->selection);
+  if (selected == NULL)
+    return;
+
+  picked = gtk_widget_pick (GTK_WIDGET (self->list_view), x, y, GTK_PICK_DEFAULT);
+  while (picked != NULL && !TETHER_IS_RECORD_ROW (picked))
+    picked = gtk_widget_get_parent (picked);
+
+  /* A click beside the rows, or one that unselected the row, opens
+   * nothing. */
+  if (picked == NULL || tether_record_row_get_record (TETHER_RECORD_ROW (picked)) != selected)
+    return;
+
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
+}
+
 static void
 on_items_changed_cb (TetherWindow *self)
 {
@@ -1342,6 +1374,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, content);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, editor);
   gtk_widget_class_bind_template_callback (widget_class, on_list_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_list_released_cb);
 
   gtk_widget_class_install_action (widget_class, "win.add", NULL, tether_window_add_action);
   gtk_widget_class_install_action (widget_class, "win.sync", NULL, tether_window_sync_action);
