@@ -663,6 +663,29 @@ test_window_offline (void)
   ui_close (&ui);
 }
 
+/* The Sync button tells when the last sync was, also after a restart:
+ * the store keeps that time, and it is read once the store is open. */
+static void
+test_window_sync_tooltip (void)
+{
+  g_autoptr(TetherTestJsonServer) server = start_json_server (NULL);
+  const char *url = tether_test_json_server_get_url (server);
+  GtkWidget *button;
+  Ui ui = { NULL };
+
+  ui_open (&ui, url);
+  button = find_widget (GTK_WIDGET (ui.window), GTK_TYPE_BUTTON, "win.sync");
+  g_assert_cmpstr (gtk_widget_get_tooltip_text (button), ==, "Sync (never synced yet)");
+  sync_and_wait (&ui);
+  g_assert_true (g_str_has_prefix (gtk_widget_get_tooltip_text (button), "Sync (last synced "));
+  ui_close (&ui);
+
+  ui_open (&ui, url);
+  button = find_widget (GTK_WIDGET (ui.window), GTK_TYPE_BUTTON, "win.sync");
+  g_assert_true (g_str_has_prefix (gtk_widget_get_tooltip_text (button), "Sync (last synced "));
+  ui_close (&ui);
+}
+
 static void
 test_window_conflict (void)
 {
@@ -1179,6 +1202,7 @@ main (int   argc,
   g_test_add_func ("/window/filter-and-sort", test_window_filter_and_sort);
   g_test_add_func ("/window/sync", test_window_sync);
   g_test_add_func ("/window/offline", test_window_offline);
+  g_test_add_func ("/window/sync-tooltip", test_window_sync_tooltip);
   g_test_add_func ("/window/conflict", test_window_conflict);
   g_test_add_func ("/window/preferences", test_window_preferences);
   g_test_add_func ("/window/auth-failure", test_window_auth_failure);

@@ -70,6 +70,7 @@ static void on_application_session_cb      (TetherWindow      *self,
                                             TetherApplication *app);
 static void tether_window_show_record      (TetherWindow *self,
                                             TetherRecord *record);
+static void tether_window_update_sync_tooltip (TetherWindow *self);
 
 enum {
   PROP_0,
@@ -608,6 +609,8 @@ tether_window_session_opened (TetherWindow *self)
   gtk_spinner_stop (self->loading_spinner);
   tether_window_update_list_page (self);
   tether_window_update_sync_status (self);
+  /* The time of the last sync is kept in the store: known only now. */
+  tether_window_update_sync_tooltip (self);
 
   if (selected[0] != '\0' &&
       (record = tether_collection_lookup_cid (collection, selected)) != NULL)
