@@ -157,6 +157,8 @@ ui_open_selected (Ui         *ui,
   g_settings_set_string (settings, "server-url", server_url ? server_url : "");
   g_settings_set_string (settings, "collection", server_url ? "records" : collection);
   g_settings_set_string (settings, "selected-record", selected_cid ? selected_cid : "");
+  g_settings_reset (settings, "window-width");
+  g_settings_reset (settings, "window-height");
   g_settings_set_string (settings, "sort-order", "title");
 
   /* Each test gets its own id: the D-Bus object path of a finished
@@ -1173,6 +1175,64 @@ test_window_folded_open (void)
   ui_close (&ui);
 }
 
+static int
+sidebar_width (Ui *ui)
+{
+  run_for (100);
+
+  return gtk_widget_get_width (find_named (GTK_WIDGET (ui->window), "sidebar"));
+}
+
+/* The divider between the list and the editor stays where it is whatever
+ * the editor shows, a banner or a deletion. */
+static void
+test_window_sidebar_width (void)
+{
+  g_autoptr(TetherTestJsonServer) server = start_json_server (NULL);
+  g_autofree char *url = g_strdup (tether_test_json_server_get_url (server));
+  g_autoptr(GString) long_text = g_string_new (NULL);
+  TetherRecord *plain, *wide;
+  Ui ui = { NULL };
+  int width;
+
+  tether_test_json_server_stop (server);
+  ui_open (&ui, url);
+  gtk_window_set_default_size (GTK_WINDOW (ui.window), 1100, 700);
+  run_for (100);
+  g_assert_false (leaflet_is_folded (&ui));
+  width = sidebar_width (&ui);
+  g_assert_cmpint (width, >=, 300);
+  g_assert_cmpint (width, <=, 400);
+
+  activate (&ui, "win.add");
+  plain = tether_window_get_selected_record (ui.window);
+  tether_record_set_string (plain, "title", "Short");
+  g_assert_cmpint (sidebar_width (&ui), ==, width);
+
+  for (guint i = 0; i < 40; i++)
+    g_string_append (long_text, "unbreakable-words-without-spaces-");
+  activate (&ui, "win.add");
+  wide = tether_window_get_selected_record (ui.window);
+  tether_record_set_string (wide, "title", "A title that is long enough to be cut in the list and the header");
+  tether_record_set_string (wide, "note", long_text->str);
+  tether_window_select_record (ui.window, NULL);
+  tether_window_select_record (ui.window, wide);
+  g_assert_cmpint (sidebar_width (&ui), ==, width);
+
+  tether_window_select_record (ui.window, plain);
+  g_assert_cmpint (sidebar_width (&ui), ==, width);
+
+  /* The offline banner, with its long sentence. */
+  sync_and_wait (&ui);
+  g_assert_true (gtk_revealer_get_reveal_child (GTK_REVEALER (find_named (GTK_WIDGET (ui.window), "banner_revealer"))));
+  g_assert_cmpint (sidebar_width (&ui), ==, width);
+
+  activate (&ui, "win.delete-record");
+  g_assert_cmpint (sidebar_width (&ui), ==, width);
+
+  ui_close (&ui);
+}
+
 static void
 test_window_quit (void)
 {
@@ -1211,6 +1271,7 @@ main (int   argc,
   g_test_add_func ("/window/quit", test_window_quit);
   g_test_add_func ("/window/big-list", test_window_big_list);
   g_test_add_func ("/window/folded-open", test_window_folded_open);
+  g_test_add_func ("/window/sidebar-width", test_window_sidebar_width);
 
   return g_test_run ();
 }

@@ -30,6 +30,7 @@ struct _TetherWindow
 
   TetherRecord         *shown_record;
   TetherRecord         *pending_selection;
+  guint                 scroll_source;
   guint                 scroll_to_selection : 1;
   TetherRecord         *deleted_record;
   TetherSyncState       deleted_state;
@@ -482,13 +483,29 @@ on_selection_items_changed_cb (TetherWindow *self,
   on_selection_changed_cb (self);
 }
 
+static gboolean
+scroll_to_selection_cb (gpointer user_data)
+{
+  TetherWindow *self = user_data;
+
+  self->scroll_source = 0;
+
+  if (self->scroll_to_selection)
+    tether_window_scroll_to_selection (self);
+
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_models_pending_cb (TetherWindow *self)
 {
   tether_window_update_list_page (self);
 
-  if (self->scroll_to_selection && tether_window_models_settled (self))
-    tether_window_scroll_to_selection (self);
+  /* Not from here: the sort model says it is done before the models
+   * after it and the list view have seen its last change. */
+  if (self->scroll_to_selection && tether_window_models_settled (self) &&
+      self->scroll_source == 0)
+    self->scroll_source = g_idle_add (scroll_to_selection_cb, self);
 }
 
 static void
@@ -1247,6 +1264,7 @@ tether_window_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->interval_source, g_source_remove);
+  g_clear_handle_id (&self->scroll_source, g_source_remove);
   g_clear_object (&self->network_monitor);
 
   if (self->shown_record != NULL)
