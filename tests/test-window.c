@@ -336,7 +336,8 @@ test_window_structure (void)
   /* An empty store: the status page with its Add button. */
   g_assert_cmpstr (list_page (&ui), ==, "empty");
   g_assert_nonnull (find_widget (find_named (GTK_WIDGET (ui.window), "empty_page"), GTK_TYPE_BUTTON, "win.add"));
-  g_assert_cmpstr (subtitle (&ui), ==, "All changes synced");
+  /* Nothing is synced without a server, and the title does not say so. */
+  g_assert_cmpstr (subtitle (&ui), ==, "Not connected to a server");
 
   ui_close (&ui);
 }
@@ -432,7 +433,7 @@ test_window_add_and_edit (void)
   tether_record_set_string (record, "title", "Buy milk");
   run_for (20);
   g_assert_cmpstr (row_label (row, "title_label"), ==, "Buy milk");
-  g_assert_cmpstr (subtitle (&ui), ==, "1 change to send");
+  g_assert_cmpstr (subtitle (&ui), ==, "Not connected to a server");
 
   ui_close (&ui);
 }
@@ -659,6 +660,7 @@ test_window_offline (void)
                    ==, "Offline — changes are kept and will be sent when you sync");
   g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (find_named (GTK_WIDGET (ui.window), "banner_button"))),
                    ==, "win.sync");
+  g_assert_cmpstr (subtitle (&ui), ==, "Offline");
   /* Nothing lost. */
   g_assert_cmpuint (tether_collection_get_n_unsynced (ui.collection), ==, 1);
 
@@ -713,6 +715,12 @@ test_window_conflict (void)
   sync_and_wait (&ui);
 
   g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_CONFLICT);
+  /* A conflict is not a change to send: it waits for the user. */
+  g_assert_cmpstr (subtitle (&ui), ==, "1 conflict to resolve");
+  activate (&ui, "win.add");
+  tether_record_set_string (tether_window_get_selected_record (ui.window), "title", "Another");
+  run_for (20);
+  g_assert_cmpstr (subtitle (&ui), ==, "1 to send, 1 conflict");
   row = wait_for_row (&ui, record);
   g_assert_cmpstr (gtk_widget_get_tooltip_text (find_named (GTK_WIDGET (row), "state_icon")),
                    ==, "In conflict with the server");
@@ -724,9 +732,11 @@ test_window_conflict (void)
   g_assert_true (tether_record_editor_get_record (editor) == record);
   g_signal_emit_by_name (editor, "resolve", NULL, TRUE);
   g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_PENDING);
+  g_assert_cmpstr (subtitle (&ui), ==, "2 changes to send");
 
   sync_and_wait (&ui);
   g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_SYNCED);
+  g_assert_cmpstr (subtitle (&ui), ==, "All changes synced");
   records = tether_test_json_server_dup_collection (server, "records");
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (records, 0), "title"),
                    ==, "Agenda (mine)");
@@ -788,6 +798,7 @@ test_window_auth_failure (void)
   preferences = find_toplevel_of_type (TETHER_TYPE_PREFERENCES_WINDOW);
   g_assert_cmpuint (tether_test_soup_server_get_n_records (server), ==, 0);
   g_assert_cmpuint (tether_collection_get_n_unsynced (ui.collection), ==, 1);
+  g_assert_cmpstr (subtitle (&ui), ==, "Last sync failed");
 
   gtk_window_destroy (preferences);
   g_settings_reset (settings, "auth-kind");

@@ -37,7 +37,9 @@ struct _TetherWindow
 
   GNetworkMonitor      *network_monitor;
   guint                 interval_source;
+  guint                 n_conflicts;
   guint                 waiting_for_network : 1;
+  guint                 last_sync_failed : 1;
 
   /* Template widgets */
   AdwToastOverlay      *toast_overlay;
@@ -357,25 +359,76 @@ tether_window_update_list_page (TetherWindow *self)
   gtk_stack_set_visible_child_name (self->list_stack, page);
 }
 
+/* Records in conflict wait for the user and are not sent until they are
+ * resolved. Counted when they can change: when the store opens, after a
+ * sync, and when the user resolves or deletes one, not on every change
+ * of the number of unsynced records (a sync changes it once per record). */
+static void
+tether_window_count_conflicts (TetherWindow *self)
+{
+  TetherCollection *collection = tether_session_get_collection (self->session);
+  GPtrArray *tombstones = tether_collection_get_tombstones (collection);
+  guint n_items = g_list_model_get_n_items (G_LIST_MODEL (collection));
+  guint n_conflicts = 0;
+
+  for (guint i = 0; i < n_items; i++)
+    {
+      g_autoptr(TetherRecord) record = g_list_model_get_item (G_LIST_MODEL (collection), i);
+
+      if (tether_record_get_sync_state (record) == TETHER_SYNC_STATE_CONFLICT)
+        n_conflicts++;
+    }
+
+  for (guint i = 0; i < tombstones->len; i++)
+    if (tether_record_get_sync_state (g_ptr_array_index (tombstones, i)) == TETHER_SYNC_STATE_CONFLICT)
+      n_conflicts++;
+
+  self->n_conflicts = n_conflicts;
+}
+
+/* The line under the window title: where the records stand with the
+ * server, in a few words that fit a narrow window. */
 static void
 tether_window_update_sync_status (TetherWindow *self)
 {
+  TetherSync *sync = tether_session_get_sync (self->session);
   guint n_unsynced = tether_session_get_n_unsynced (self->session);
+  guint n_conflicts = MIN (self->n_conflicts, n_unsynced);
+  guint n_to_send = n_unsynced - n_conflicts;
+  g_autofree char *subtitle = NULL;
 
-  if (n_unsynced == 0)
-    {
-      adw_window_title_set_subtitle (self->window_title, _("All changes synced"));
-    }
+  if (tether_sync_get_running (sync) && tether_sync_get_progress_text (sync) != NULL)
+    subtitle = g_strdup (tether_sync_get_progress_text (sync));
+  else if (!tether_account_has_server (tether_session_get_account (self->session)))
+    subtitle = g_strdup (_("Not connected to a server"));
+  else if (self->waiting_for_network)
+    subtitle = g_strdup (_("Offline"));
+  else if (self->last_sync_failed)
+    subtitle = g_strdup (_("Last sync failed"));
+  else if (n_to_send > 0 && n_conflicts > 0)
+    /* Translators: "3 to send, 1 conflict": changes not yet sent to the
+     * server, and records in conflict with it. Keep it short. */
+    subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                             "%u to send, %u conflict",
+                                             "%u to send, %u conflicts",
+                                             n_conflicts),
+                                n_to_send, n_conflicts);
+  else if (n_to_send > 0)
+    subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                             "%u change to send",
+                                             "%u changes to send",
+                                             n_to_send),
+                                n_to_send);
+  else if (n_conflicts > 0)
+    subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                             "%u conflict to resolve",
+                                             "%u conflicts to resolve",
+                                             n_conflicts),
+                                n_conflicts);
   else
-    {
-      g_autofree char *subtitle =
-        g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                      "%u change to send",
-                                      "%u changes to send",
-                                      n_unsynced),
-                         n_unsynced);
-      adw_window_title_set_subtitle (self->window_title, subtitle);
-    }
+    subtitle = g_strdup (_("All changes synced"));
+
+  adw_window_title_set_subtitle (self->window_title, subtitle);
 }
 
 static void
@@ -426,8 +479,12 @@ on_editor_resolve_cb (TetherWindow       *self,
 {
   TetherRecord *record = tether_record_editor_get_record (editor);
 
-  if (record != NULL)
-    tether_sync_resolve (tether_session_get_sync (self->session), record, field, keep_mine);
+  if (record == NULL)
+    return;
+
+  tether_sync_resolve (tether_session_get_sync (self->session), record, field, keep_mine);
+  tether_window_count_conflicts (self);
+  tether_window_update_sync_status (self);
 }
 
 static void
@@ -625,6 +682,7 @@ tether_window_session_opened (TetherWindow *self)
 
   gtk_spinner_stop (self->loading_spinner);
   tether_window_update_list_page (self);
+  tether_window_count_conflicts (self);
   tether_window_update_sync_status (self);
   /* The time of the last sync is kept in the store: known only now. */
   tether_window_update_sync_tooltip (self);
@@ -722,6 +780,11 @@ tether_window_delete_record_action (GtkWidget  *widget,
   self->deleted_state = tether_record_get_sync_state (record);
   tether_collection_delete (tether_session_get_collection (self->session), record);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo-delete", TRUE);
+  if (self->deleted_state == TETHER_SYNC_STATE_CONFLICT)
+    {
+      tether_window_count_conflicts (self);
+      tether_window_update_sync_status (self);
+    }
 
   /* Translators: %s is the title of a record */
   title = g_strdup_printf (_("“%s” deleted"), name);
@@ -757,6 +820,8 @@ tether_window_undo_delete_action (GtkWidget  *widget,
 
   tether_collection_restore (collection, record, self->deleted_state);
   tether_window_select_record (self, record);
+  tether_window_count_conflicts (self);
+  tether_window_update_sync_status (self);
 }
 
 /* Sync */
@@ -878,13 +943,24 @@ on_sync_finished_cb (TetherWindow           *self,
 {
   AdwToast *toast;
 
+  if (error == NULL)
+    {
+      self->waiting_for_network = FALSE;
+      self->last_sync_failed = FALSE;
+    }
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      self->waiting_for_network = g_error_matches (error, TETHER_REMOTE_ERROR, TETHER_REMOTE_ERROR_OFFLINE);
+      self->last_sync_failed = TRUE;
+    }
+
+  tether_window_count_conflicts (self);
   tether_window_update_sync_status (self);
 
   if (error == NULL)
     {
       g_autofree char *title = describe_report (report);
 
-      self->waiting_for_network = FALSE;
       tether_window_hide_banner (self);
       toast = adw_toast_new (title);
       adw_toast_set_timeout (toast, 3);
@@ -899,7 +975,6 @@ on_sync_finished_cb (TetherWindow           *self,
     {
       /* Not a failure of the user's: a state of the world. Say what it
        * means, offer the way on, and try again when the network is back. */
-      self->waiting_for_network = TRUE;
       tether_window_show_banner (self,
                                  _("Offline — changes are kept and will be sent when you sync"),
                                  _("_Retry"),
@@ -1148,6 +1223,8 @@ tether_window_detach_session (TetherWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo-delete", FALSE);
   tether_window_hide_banner (self);
   self->waiting_for_network = FALSE;
+  self->last_sync_failed = FALSE;
+  self->n_conflicts = 0;
 
   gtk_sort_list_model_set_model (self->sort_model, NULL);
 }
