@@ -12,6 +12,7 @@
 #include <adwaita.h>
 
 #include "tether-record-editor.h"
+#include "tether-record-row.h"
 #include "tether-resources.h"
 #include "tether-session.h"
 
@@ -1087,6 +1088,116 @@ test_conflict_resolve_one (Fixture       *fixture,
   g_assert_finalize_object (g_steal_pointer (&account));
 }
 
+static const char *
+row_detail (GtkWidget *row)
+{
+  GtkWidget *label = GTK_WIDGET (gtk_widget_get_template_child (row, TETHER_TYPE_RECORD_ROW,
+                                                                "detail_label"));
+
+  return gtk_widget_get_visible (label) ? gtk_label_get_text (GTK_LABEL (label)) : "";
+}
+
+/* The list row's second line is something a person wrote, never the
+ * sync's bookkeeping: not the client id, not the server id, not a UUID. */
+static void
+test_row_detail_bookkeeping (void)
+{
+  g_autoptr(TetherRecord) record = tether_record_new ();
+  GtkWidget *row = g_object_ref_sink (tether_record_row_new ());
+  g_autoptr(GDateTime) now = NULL;
+  g_autofree char *today = NULL;
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *uuid_json = g_strdup_printf ("\"%s\"", uuid);
+
+  set_json (record, "clientId", uuid_json);
+  set_json (record, "title", "\"Groceries\"");
+  set_json (record, "id", "\"a-server-id\"");
+  tether_record_row_set_record (TETHER_RECORD_ROW (row), record);
+
+  /* Nothing else to show: when it was changed, today. */
+  now = g_date_time_new_now_local ();
+  today = tether_record_row_describe_modified (tether_record_get_modified (record), now);
+  g_assert_true (g_str_has_prefix (today, "Changed today at "));
+  g_assert_cmpstr (row_detail (row), ==, today);
+
+  /* A UUID under another name is bookkeeping too. */
+  set_json (record, "ref", uuid_json);
+  g_assert_cmpstr (row_detail (row), ==, today);
+
+  /* The client-id field is a setting: whatever it names is skipped. */
+  set_json (record, "tag", "\"abc\"");
+  g_assert_cmpstr (row_detail (row), ==, "abc");
+  tether_record_row_set_client_id_field (TETHER_RECORD_ROW (row), "tag");
+  g_assert_cmpstr (row_detail (row), ==, today);
+
+  set_json (record, "notes", "\"Milk\"");
+  g_assert_cmpstr (row_detail (row), ==, "Milk");
+
+  tether_record_row_set_record (TETHER_RECORD_ROW (row), NULL);
+  g_assert_finalize_object (row);
+}
+
+/* The time of the last change reads plainly: today, yesterday, a day of
+ * this year, or a date with its year; never 12/06/26. */
+static void
+test_row_modified_format (void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_local (2026, 6, 12, 18, 53, 12);
+  static const struct {
+    int         year, month, day, hour, minute;
+    const char *expected;
+  } cases[] = {
+    { 2026, 6, 12, 9, 5, "Changed today at 09:05" },
+    { 2026, 6, 12, 18, 53, "Changed today at 18:53" },
+    { 2026, 6, 11, 23, 59, "Changed yesterday at 23:59" },
+    /* %b: the month's short name in the locale of the test run. */
+    { 2026, 3, 4, 7, 0, "Changed 4 %b at 07:00" },
+    { 2025, 12, 31, 22, 0, "Changed 31 %b 2025" },
+    /* A clock set wrong: a plain date, not "in 2 days". */
+    { 2026, 6, 14, 10, 0, "Changed 14 %b 2026" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GDateTime) when = g_date_time_new_local (cases[i].year, cases[i].month, cases[i].day,
+                                                         cases[i].hour, cases[i].minute, 0);
+      g_autoptr(GDateTime) when_utc = g_date_time_to_utc (when);
+      g_autofree char *expected = g_date_time_format (when, cases[i].expected);
+      g_autofree char *text = tether_record_row_describe_modified (when_utc, now);
+
+      g_assert_cmpstr (text, ==, expected);
+    }
+}
+
+/* A record changed long ago, as the store gives it back. */
+static void
+test_row_modified_old (void)
+{
+  static const char text[] =
+    "{\"cid\":\"c1\",\"id\":null,\"state\":\"pending\",\"rev\":1,"
+    "\"modified\":\"2020-02-03T10:20:30.000000Z\",\"etag\":null,\"error\":null,"
+    "\"attributes\":{\"title\":\"Old\",\"count\":3},\"base\":null,\"conflict\":null}";
+  g_autoptr(GBytes) line = g_bytes_new_static (text, strlen (text));
+  g_autoptr(GError) error = NULL;
+  TetherRecord *record;
+  GtkWidget *row = g_object_ref_sink (tether_record_row_new ());
+  g_autoptr(GDateTime) local = NULL;
+  g_autofree char *expected = NULL;
+
+  record = tether_record_new_from_line (line, &error);
+  g_assert_no_error (error);
+  tether_record_row_set_record (TETHER_RECORD_ROW (row), record);
+
+  local = g_date_time_to_local (tether_record_get_modified (record));
+  expected = g_date_time_format (local, "Changed %-e %b %Y");
+  g_assert_cmpstr (row_detail (row), ==, expected);
+  g_assert_true (g_str_has_suffix (row_detail (row), " 2020"));
+
+  tether_record_row_set_record (TETHER_RECORD_ROW (row), NULL);
+  g_assert_finalize_object (row);
+  g_assert_finalize_object (record);
+}
+
 static void
 delete_record_cb (GSimpleAction *action,
                   GVariant      *parameter,
@@ -1213,6 +1324,9 @@ main (int   argc,
   ADD ("/record-editor/delete-button", fixture_setup_local, test_delete_button);
   ADD ("/record-editor/null-record", fixture_setup_local, test_null_record);
   g_test_add_func ("/record-editor/finalize", test_finalize);
+  g_test_add_func ("/record-row/detail-bookkeeping", test_row_detail_bookkeeping);
+  g_test_add_func ("/record-row/modified-format", test_row_modified_format);
+  g_test_add_func ("/record-row/modified-old", test_row_modified_old);
 
 #undef ADD
 

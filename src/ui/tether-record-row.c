@@ -19,6 +19,8 @@ struct _TetherRecordRow
   GtkWidget     parent_instance;
 
   TetherRecord *record;
+  char         *client_id_field;
+  char         *id_field;
 
   GtkImage     *state_icon;
   GtkLabel     *title_label;
@@ -31,6 +33,8 @@ G_DEFINE_FINAL_TYPE (TetherRecordRow, tether_record_row, GTK_TYPE_WIDGET)
 enum {
   PROP_0,
   PROP_RECORD,
+  PROP_CLIENT_ID_FIELD,
+  PROP_ID_FIELD,
   N_PROPS
 };
 
@@ -80,11 +84,84 @@ tether_sync_state_describe (TetherSyncState state)
     }
 }
 
-static char *
-describe_detail (TetherRecord *record)
+/**
+ * tether_record_row_describe_modified:
+ * @modified: when the record was last changed
+ * @now: the time to describe it from
+ *
+ * Words the time of a record's last local change the way GNOME does:
+ * relative to today while that reads better, as a date otherwise. Both
+ * times are taken in the local time zone.
+ *
+ * Returns: (transfer full): the text for the row's second line
+ */
+char *
+tether_record_row_describe_modified (GDateTime *modified,
+                                     GDateTime *now)
 {
+  g_autoptr(GDateTime) when = NULL;
+  g_autoptr(GDateTime) today = NULL;
+  GDate when_date;
+  GDate today_date;
+  int year, month, day;
+  int days;
+  const char *format;
+
+  g_return_val_if_fail (modified != NULL, NULL);
+  g_return_val_if_fail (now != NULL, NULL);
+
+  when = g_date_time_to_local (modified);
+  today = g_date_time_to_local (now);
+
+  g_date_time_get_ymd (when, &year, &month, &day);
+  g_date_set_dmy (&when_date, day, month, year);
+  g_date_time_get_ymd (today, &year, &month, &day);
+  g_date_set_dmy (&today_date, day, month, year);
+  days = g_date_days_between (&when_date, &today_date);
+
+  if (days == 0)
+    /* Translators: a record's last change, earlier today; a
+     * g_date_time_format() format: %H:%M is the hour and minute (use
+     * %l:%M %p for a 12-hour clock) */
+    format = _("Changed today at %H:%M");
+  else if (days == 1)
+    /* Translators: a record's last change, yesterday; a
+     * g_date_time_format() format: %H:%M is the hour and minute */
+    format = _("Changed yesterday at %H:%M");
+  else if (days > 0 && g_date_get_year (&when_date) == g_date_get_year (&today_date))
+    /* Translators: a record's last change, earlier this year; a
+     * g_date_time_format() format: %-e is the day, %b the month's short
+     * name, %H:%M the hour and minute */
+    format = _("Changed %-e %b at %H:%M");
+  else
+    /* Translators: a record's last change, in another year (or a clock
+     * set wrong); a g_date_time_format() format: %-e is the day, %b the
+     * month's short name, %Y the year */
+    format = _("Changed %-e %b %Y");
+
+  return g_date_time_format (when, format);
+}
+
+/* Fields that are the server's and the sync's bookkeeping, not something
+ * a person wrote: the id and client-id fields, and any value that is a
+ * bare UUID (a client id under a field name this row was not told of). */
+static gboolean
+is_bookkeeping (TetherRecordRow *self,
+                const char      *name,
+                const char      *text)
+{
+  return g_strcmp0 (name, self->client_id_field) == 0 ||
+         g_strcmp0 (name, self->id_field) == 0 ||
+         g_uuid_string_is_valid (text);
+}
+
+static char *
+describe_detail (TetherRecordRow *self)
+{
+  TetherRecord *record = self->record;
   g_autoptr(GList) members = NULL;
   JsonObject *attributes;
+  GDateTime *modified;
   const char *title;
   const char *title_field;
 
@@ -106,7 +183,8 @@ describe_detail (TetherRecord *record)
           (text = json_node_get_string (node)) != NULL &&
           text[0] != '\0' &&
           g_strcmp0 (name, title_field) != 0 &&
-          g_strcmp0 (text, title) != 0)
+          g_strcmp0 (text, title) != 0 &&
+          !is_bookkeeping (self, name, text))
         {
           const char *end = text;
 
@@ -120,13 +198,12 @@ describe_detail (TetherRecord *record)
         }
     }
 
-  if (tether_record_get_modified (record) != NULL)
+  modified = tether_record_get_modified (record);
+  if (modified != NULL)
     {
-      g_autoptr(GDateTime) local = g_date_time_to_local (tether_record_get_modified (record));
-      g_autofree char *when = g_date_time_format (local, "%x %X");
+      g_autoptr(GDateTime) now = g_date_time_new_now_local ();
 
-      /* Translators: %s is a date and time */
-      return g_strdup_printf (_("Changed %s"), when);
+      return tether_record_row_describe_modified (modified, now);
     }
 
   return g_strdup ("");
@@ -152,7 +229,12 @@ update_title (TetherRecordRow *self)
 static void
 update_detail (TetherRecordRow *self)
 {
-  g_autofree char *detail = describe_detail (self->record);
+  g_autofree char *detail = NULL;
+
+  if (self->record == NULL)
+    return;
+
+  detail = describe_detail (self);
 
   gtk_label_set_text (self->detail_label, detail);
   gtk_widget_set_visible (GTK_WIDGET (self->detail_label), detail[0] != '\0');
@@ -271,6 +353,54 @@ tether_record_row_set_record (TetherRecordRow *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECORD]);
 }
 
+const char *
+tether_record_row_get_client_id_field (TetherRecordRow *self)
+{
+  g_return_val_if_fail (TETHER_IS_RECORD_ROW (self), NULL);
+
+  return self->client_id_field;
+}
+
+void
+tether_record_row_set_client_id_field (TetherRecordRow *self,
+                                       const char      *client_id_field)
+{
+  g_return_if_fail (TETHER_IS_RECORD_ROW (self));
+
+  if (g_strcmp0 (self->client_id_field, client_id_field) == 0)
+    return;
+
+  g_free (self->client_id_field);
+  self->client_id_field = g_strdup (client_id_field);
+
+  update_detail (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLIENT_ID_FIELD]);
+}
+
+const char *
+tether_record_row_get_id_field (TetherRecordRow *self)
+{
+  g_return_val_if_fail (TETHER_IS_RECORD_ROW (self), NULL);
+
+  return self->id_field;
+}
+
+void
+tether_record_row_set_id_field (TetherRecordRow *self,
+                                const char      *id_field)
+{
+  g_return_if_fail (TETHER_IS_RECORD_ROW (self));
+
+  if (g_strcmp0 (self->id_field, id_field) == 0)
+    return;
+
+  g_free (self->id_field);
+  self->id_field = g_strdup (id_field);
+
+  update_detail (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ID_FIELD]);
+}
+
 GtkWidget *
 tether_record_row_new (void)
 {
@@ -294,6 +424,17 @@ tether_record_row_dispose (GObject *object)
 }
 
 static void
+tether_record_row_finalize (GObject *object)
+{
+  TetherRecordRow *self = (TetherRecordRow *)object;
+
+  g_clear_pointer (&self->client_id_field, g_free);
+  g_clear_pointer (&self->id_field, g_free);
+
+  G_OBJECT_CLASS (tether_record_row_parent_class)->finalize (object);
+}
+
+static void
 tether_record_row_get_property (GObject    *object,
                                 guint       prop_id,
                                 GValue     *value,
@@ -305,6 +446,14 @@ tether_record_row_get_property (GObject    *object,
     {
     case PROP_RECORD:
       g_value_set_object (value, self->record);
+      break;
+
+    case PROP_CLIENT_ID_FIELD:
+      g_value_set_string (value, self->client_id_field);
+      break;
+
+    case PROP_ID_FIELD:
+      g_value_set_string (value, self->id_field);
       break;
 
     default:
@@ -326,6 +475,14 @@ tether_record_row_set_property (GObject      *object,
       tether_record_row_set_record (self, g_value_get_object (value));
       break;
 
+    case PROP_CLIENT_ID_FIELD:
+      tether_record_row_set_client_id_field (self, g_value_get_string (value));
+      break;
+
+    case PROP_ID_FIELD:
+      tether_record_row_set_id_field (self, g_value_get_string (value));
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -338,12 +495,35 @@ tether_record_row_class_init (TetherRecordRowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = tether_record_row_dispose;
+  object_class->finalize = tether_record_row_finalize;
   object_class->get_property = tether_record_row_get_property;
   object_class->set_property = tether_record_row_set_property;
 
   properties[PROP_RECORD] =
     g_param_spec_object ("record", NULL, NULL,
                          TETHER_TYPE_RECORD,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * TetherRecordRow:client-id-field:
+   *
+   * The attribute holding the client id (#TetherAccount:client-id-field),
+   * never shown as the row's detail.
+   */
+  properties[PROP_CLIENT_ID_FIELD] =
+    g_param_spec_string ("client-id-field", NULL, NULL,
+                         "clientId",
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * TetherRecordRow:id-field:
+   *
+   * The attribute holding the server id (#TetherAccount:id-field), never
+   * shown as the row's detail.
+   */
+  properties[PROP_ID_FIELD] =
+    g_param_spec_string ("id-field", NULL, NULL,
+                         "id",
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -361,5 +541,8 @@ tether_record_row_class_init (TetherRecordRowClass *klass)
 static void
 tether_record_row_init (TetherRecordRow *self)
 {
+  self->client_id_field = g_strdup ("clientId");
+  self->id_field = g_strdup ("id");
+
   gtk_widget_init_template (GTK_WIDGET (self));
 }
