@@ -684,6 +684,47 @@ test_spin_wheel (Fixture       *fixture,
   g_assert_cmpint (json_node_get_int (tether_record_get_attribute (fixture->record, "count")), ==, 2);
 }
 
+/* Waits for the page's layout, which comes with a frame. */
+static void
+wait_for_upper (GtkAdjustment *adjustment,
+                double         upper)
+{
+  gint64 until = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (gtk_adjustment_get_upper (adjustment) < upper && g_get_monotonic_time () < until)
+    step_main_loop ();
+}
+
+/* Another record opens at its top, wherever the last one was left. */
+static void
+test_new_record_at_top (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  GtkWidget *scrolled = find_descendant (GTK_WIDGET (template_child (fixture, "page")),
+                                         GTK_TYPE_SCROLLED_WINDOW, NULL);
+  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
+  TetherRecord *other = make_local_record ();
+  double page_size;
+
+  /* The record is several screens long. */
+  wait_for_upper (adjustment, 2 * gtk_widget_get_height (GTK_WIDGET (fixture->window)));
+  page_size = gtk_adjustment_get_page_size (adjustment);
+  g_assert_cmpfloat (gtk_adjustment_get_upper (adjustment), >, 2 * page_size);
+
+  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment));
+  iterate_until_idle ();
+  g_assert_cmpfloat (gtk_adjustment_get_value (adjustment), >, page_size);
+
+  tether_record_editor_set_record (fixture->editor, other);
+  g_assert_cmpfloat (gtk_adjustment_get_value (adjustment), ==, 0);
+  wait_for_upper (adjustment, 2 * page_size);
+  iterate_until_idle ();
+  g_assert_cmpfloat (gtk_adjustment_get_value (adjustment), ==, 0);
+
+  tether_record_editor_set_record (fixture->editor, fixture->record);
+  g_assert_finalize_object (other);
+}
+
 static void
 test_outside_change (Fixture       *fixture,
                      gconstpointer  data)
@@ -1314,6 +1355,7 @@ main (int   argc,
   ADD ("/record-editor/switch", fixture_setup_local, test_switch);
   ADD ("/record-editor/spin", fixture_setup_local, test_spin);
   ADD ("/record-editor/spin-wheel", fixture_setup_server, test_spin_wheel);
+  ADD ("/record-editor/new-record-at-top", fixture_setup_local, test_new_record_at_top);
   ADD ("/record-editor/outside-change", fixture_setup_server, test_outside_change);
   ADD ("/record-editor/remove", fixture_setup_local, test_remove);
   ADD ("/record-editor/add", fixture_setup_local, test_add);

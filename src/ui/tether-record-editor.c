@@ -78,6 +78,7 @@ struct _TetherRecordEditor
 
   /* Template widgets */
   AdwPreferencesPage  *page;
+  GtkScrolledWindow   *scrolled;      /* the page's own, found at init */
   AdwPreferencesGroup *conflict_group;
   GtkListBox          *conflict_list;
   GtkButton           *keep_all_mine_button;
@@ -1650,6 +1651,14 @@ tether_record_editor_set_record (TetherRecordEditor *self,
   gtk_popover_popdown (self->add_field_popover);
   gtk_widget_set_visible (GTK_WIDGET (self->page), record != NULL);
 
+  /* Another record starts at its top, not where the last one was left. */
+  if (self->scrolled != NULL)
+    {
+      GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->scrolled);
+
+      gtk_adjustment_set_value (adjustment, gtk_adjustment_get_lower (adjustment));
+    }
+
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECORD]);
 }
 
@@ -1732,6 +1741,7 @@ tether_record_editor_dispose (GObject *object)
 
   tether_record_editor_set_record (self, NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_RECORD_EDITOR);
+  self->scrolled = NULL;
 
   G_OBJECT_CLASS (tether_record_editor_parent_class)->dispose (object);
 }
@@ -1900,4 +1910,18 @@ tether_record_editor_init (TetherRecordEditor *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   gtk_list_box_set_sort_func (self->fields_list, fields_sort_func, NULL, NULL);
+
+  /* AdwPreferencesPage scrolls its groups in a scrolled window it keeps
+   * to itself; libadwaita 1.2 has no call to scroll it back up. */
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->page));
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (GTK_IS_SCROLLED_WINDOW (child))
+        {
+          self->scrolled = GTK_SCROLLED_WINDOW (child);
+          break;
+        }
+    }
+  g_warn_if_fail (self->scrolled != NULL);
 }
