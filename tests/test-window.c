@@ -311,6 +311,46 @@ sync_and_wait (Ui *ui)
   run_for (50);
 }
 
+/* The toasts a window shows, newest last. */
+static GPtrArray *
+find_toasts (GtkWidget *root)
+{
+  GPtrArray *toasts = g_ptr_array_new ();
+  GQueue queue = G_QUEUE_INIT;
+
+  g_queue_push_tail (&queue, root);
+  while (!g_queue_is_empty (&queue))
+    {
+      GtkWidget *widget = g_queue_pop_head (&queue);
+
+      if (g_strcmp0 (G_OBJECT_TYPE_NAME (widget), "AdwToastWidget") == 0)
+        g_ptr_array_add (toasts, widget);
+
+      for (GtkWidget *child = gtk_widget_get_first_child (widget);
+           child != NULL;
+           child = gtk_widget_get_next_sibling (child))
+        g_queue_push_tail (&queue, child);
+    }
+
+  return toasts;
+}
+
+static const char *
+toast_title (GtkWidget *toast)
+{
+  GtkWidget *label = find_widget (toast, GTK_TYPE_LABEL, NULL);
+
+  return gtk_label_get_text (GTK_LABEL (label));
+}
+
+static gboolean
+toast_shown (gpointer data)
+{
+  g_autoptr(GPtrArray) toasts = find_toasts (data);
+
+  return toasts->len > 0;
+}
+
 /*
  * Tests
  */
@@ -449,12 +489,19 @@ test_window_delete_undo (void)
 
   activate (&ui, "win.add");
   record = g_object_ref (tether_window_get_selected_record (ui.window));
-  tether_record_set_string (record, "title", "Keep me");
+  tether_record_set_string (record, "title", "Keep me & <mine>");
   revision = tether_record_get_revision (record);
 
   activate (&ui, "win.delete-record");
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (ui.collection)), ==, 0);
   g_assert_cmpstr (list_page (&ui), ==, "empty");
+  /* The title as typed, not read as markup. */
+  wait_for (toast_shown, ui.window);
+  {
+    g_autoptr(GPtrArray) toasts = find_toasts (GTK_WIDGET (ui.window));
+
+    g_assert_cmpstr (toast_title (g_ptr_array_index (toasts, 0)), ==, "“Keep me & <mine>” deleted");
+  }
 
   activate (&ui, "win.undo-delete");
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (ui.collection)), ==, 1);
@@ -462,7 +509,7 @@ test_window_delete_undo (void)
   g_object_unref (record);   /* the reference get_item gave */
   g_assert_cmpint (tether_record_get_sync_state (record), ==, TETHER_SYNC_STATE_PENDING);
   g_assert_cmpuint (tether_record_get_revision (record), ==, revision);
-  g_assert_cmpstr (tether_record_get_title (record), ==, "Keep me");
+  g_assert_cmpstr (tether_record_get_title (record), ==, "Keep me & <mine>");
   g_assert_true (tether_window_get_selected_record (ui.window) == record);
 
   /* Undo is once. */
@@ -800,8 +847,60 @@ test_window_auth_failure (void)
   g_assert_cmpuint (tether_collection_get_n_unsynced (ui.collection), ==, 1);
   g_assert_cmpstr (subtitle (&ui), ==, "Last sync failed");
 
+  /* One message, where it is fixed: none in the main window. */
+  wait_for (toast_shown, preferences);
+  run_for (100);
+  {
+    g_autoptr(GPtrArray) in_window = find_toasts (GTK_WIDGET (ui.window));
+    g_autoptr(GPtrArray) in_preferences = find_toasts (GTK_WIDGET (preferences));
+
+    g_assert_cmpuint (in_window->len, ==, 0);
+    g_assert_cmpuint (in_preferences->len, ==, 1);
+    g_assert_cmpstr (toast_title (g_ptr_array_index (in_preferences, 0)), ==,
+                     "The server did not accept the token");
+  }
+
   gtk_window_destroy (preferences);
   g_settings_reset (settings, "auth-kind");
+  ui_close (&ui);
+}
+
+/* A failed sync says so in a few words that fit, and gives the whole
+ * message, with its advice, behind Details. */
+static void
+test_window_error_details (void)
+{
+  g_autoptr(TetherTestSoupServer) server = tether_test_soup_server_new ();
+  g_autoptr(GPtrArray) toasts = NULL;
+  GtkWidget *details;
+  GtkWindow *dialog;
+  Ui ui = { NULL };
+
+  tether_test_soup_server_push_fault (server, &(TetherTestFault) {
+    .kind = TETHER_TEST_FAULT_STATUS, .method = "GET", .times = 100,
+    .status = 400, .body = "{\"error\": \"nope\"}", .content_type = "application/json" });
+  ui_open (&ui, tether_test_soup_server_get_url (server));
+  sync_and_wait (&ui);
+  wait_for (toast_shown, ui.window);
+
+  toasts = find_toasts (GTK_WIDGET (ui.window));
+  g_assert_cmpuint (toasts->len, ==, 1);
+  g_assert_cmpstr (toast_title (g_ptr_array_index (toasts, 0)), ==, "Refused by the server");
+  g_assert_cmpstr (subtitle (&ui), ==, "Last sync failed");
+
+  details = find_widget (g_ptr_array_index (toasts, 0), GTK_TYPE_BUTTON, NULL);
+  g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (details)), ==, "_Details");
+  g_signal_emit_by_name (details, "clicked");
+  run_for (50);
+
+  dialog = find_toplevel_of_type (ADW_TYPE_MESSAGE_DIALOG);
+  g_assert_nonnull (dialog);
+  g_assert_cmpstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (dialog)), ==, "Refused by the server");
+  g_assert_true (strlen (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog))) >
+                 strlen ("Refused by the server"));
+  g_test_message ("Details: %s", adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)));
+  gtk_window_destroy (dialog);
+
   ui_close (&ui);
 }
 
@@ -1277,6 +1376,7 @@ main (int   argc,
   g_test_add_func ("/window/conflict", test_window_conflict);
   g_test_add_func ("/window/preferences", test_window_preferences);
   g_test_add_func ("/window/auth-failure", test_window_auth_failure);
+  g_test_add_func ("/window/error-details", test_window_error_details);
   g_test_add_func ("/window/switch-collection", test_window_switch_collection);
   g_test_add_func ("/window/row-detail", test_window_row_detail);
   g_test_add_func ("/window/quit", test_window_quit);

@@ -761,6 +761,7 @@ tether_window_delete_record_action (GtkWidget  *widget,
   TetherWindow *self = TETHER_WINDOW (widget);
   TetherRecord *record = self->shown_record;
   g_autoptr(TetherRecord) hold = NULL;
+  g_autofree char *escaped = NULL;
   g_autofree char *title = NULL;
   AdwToast *toast;
   const char *name;
@@ -786,8 +787,11 @@ tether_window_delete_record_action (GtkWidget  *widget,
       tether_window_update_sync_status (self);
     }
 
+  /* The toast's title is markup: a title with "&" or "<" is shown as
+   * typed. */
+  escaped = g_markup_escape_text (name, -1);
   /* Translators: %s is the title of a record */
-  title = g_strdup_printf (_("“%s” deleted"), name);
+  title = g_strdup_printf (_("“%s” deleted"), escaped);
   toast = adw_toast_new (title);
   adw_toast_set_button_label (toast, _("_Undo"));
   adw_toast_set_action_name (toast, "win.undo-delete");
@@ -883,23 +887,92 @@ on_details_response_cb (AdwMessageDialog *dialog,
 }
 
 static void
-free_message (gpointer  data,
-              GClosure *closure)
+on_error_details_cb (AdwToast     *toast,
+                     TetherWindow *self)
 {
-  g_free (data);
-}
-
-static void
-on_error_details_cb (AdwToast   *toast,
-                     const char *message)
-{
-  GtkWindow *parent = g_object_get_data (G_OBJECT (toast), "tether-window");
   GtkWidget *dialog;
 
-  dialog = adw_message_dialog_new (parent, _("Sync Failed"), message);
+  dialog = adw_message_dialog_new (GTK_WINDOW (self),
+                                   g_object_get_data (G_OBJECT (toast), "tether-heading"),
+                                   g_object_get_data (G_OBJECT (toast), "tether-details"));
   adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
   g_signal_connect (dialog, "response", G_CALLBACK (on_details_response_cb), NULL);
   gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* A toast for an error: a few words that fit, and the whole sentence,
+ * with its advice, behind Details. */
+static void
+tether_window_show_error (TetherWindow *self,
+                          const char   *title,
+                          const char   *details)
+{
+  g_autofree char *markup = g_markup_escape_text (title, -1);
+  AdwToast *toast = adw_toast_new (markup);
+
+  adw_toast_set_button_label (toast, _("_Details"));
+  adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
+  adw_toast_set_timeout (toast, 0);
+  g_object_set_data_full (G_OBJECT (toast), "tether-heading", g_strdup (title), g_free);
+  g_object_set_data_full (G_OBJECT (toast), "tether-details", g_strdup (details), g_free);
+  g_signal_connect_object (toast, "button-clicked",
+                           G_CALLBACK (on_error_details_cb), self,
+                           0);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+/* The error's own message is a sentence or two, too long for a toast. */
+static const char *
+brief_error_title (const GError *error)
+{
+  if (error->domain == TETHER_REMOTE_ERROR)
+    {
+      switch ((TetherRemoteError) error->code)
+        {
+        case TETHER_REMOTE_ERROR_OFFLINE:
+          return _("Server not reachable");
+        case TETHER_REMOTE_ERROR_TIMEOUT:
+          return _("The server did not answer");
+        case TETHER_REMOTE_ERROR_SERVER:
+          return _("The server had a problem");
+        case TETHER_REMOTE_ERROR_PERMANENT:
+        case TETHER_REMOTE_ERROR_NOT_FOUND:
+        case TETHER_REMOTE_ERROR_CONFLICT:
+          return _("Refused by the server");
+        case TETHER_REMOTE_ERROR_AUTH:
+          return _("Sign-in refused");
+        case TETHER_REMOTE_ERROR_PROTOCOL:
+          return _("Unexpected server reply");
+        case TETHER_REMOTE_ERROR_TLS:
+          return _("Untrusted server certificate");
+        case TETHER_REMOTE_ERROR_INSECURE:
+          return _("Connection not secure");
+        default:
+          break;
+        }
+    }
+  else if (error->domain == TETHER_ACCOUNT_ERROR)
+    {
+      switch ((TetherAccountError) error->code)
+        {
+        case TETHER_ACCOUNT_ERROR_INVALID_URL:
+          return _("Invalid server address");
+        case TETHER_ACCOUNT_ERROR_NO_KEYRING:
+          return _("No keyring available");
+        case TETHER_ACCOUNT_ERROR_KEYRING_LOCKED:
+          return _("The keyring is locked");
+        case TETHER_ACCOUNT_ERROR_KEYRING_FAILED:
+          return _("Keyring error");
+        default:
+          break;
+        }
+    }
+  else if (error->domain == TETHER_STORE_ERROR)
+    {
+      return _("Could not save changes");
+    }
+
+  return _("Sync failed");
 }
 
 static char *
@@ -982,30 +1055,17 @@ on_sync_finished_cb (TetherWindow           *self,
       return;
     }
 
-  if (g_error_matches (error, TETHER_REMOTE_ERROR, TETHER_REMOTE_ERROR_AUTH) ||
-      g_error_matches (error, TETHER_ACCOUNT_ERROR, TETHER_ACCOUNT_ERROR_KEYRING_LOCKED) ||
-      g_error_matches (error, TETHER_ACCOUNT_ERROR, TETHER_ACCOUNT_ERROR_NO_KEYRING))
+  if (g_error_matches (error, TETHER_REMOTE_ERROR, TETHER_REMOTE_ERROR_AUTH))
     {
-      toast = adw_toast_new (error->message);
-      adw_toast_set_button_label (toast, _("Sign _In…"));
-      adw_toast_set_action_name (toast, "app.credentials");
-      adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
-      adw_toast_overlay_add_toast (self->toast_overlay, toast);
+      /* Straight to where it is fixed, which says what went wrong in its
+       * own toast: one message, not one in each window. */
       gtk_widget_activate_action (GTK_WIDGET (self), "app.credentials", NULL);
       return;
     }
 
-  toast = adw_toast_new (error->message);
-  adw_toast_set_button_label (toast, _("_Details"));
-  adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
-  adw_toast_set_timeout (toast, 0);
-  g_object_set_data (G_OBJECT (toast), "tether-window", self);
-  g_signal_connect_data (toast, "button-clicked",
-                         G_CALLBACK (on_error_details_cb),
-                         g_strdup (error->message),
-                         free_message,
-                         0);
-  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+  /* A locked or missing keyring is fixed outside Tether; the details say
+   * how. */
+  tether_window_show_error (self, brief_error_title (error), error->message);
 }
 
 static void
