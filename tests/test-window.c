@@ -373,6 +373,12 @@ test_window_structure (void)
   g_assert_nonnull (find_named (header, "search_button"));
   g_assert_nonnull (find_widget (header, GTK_TYPE_MENU_BUTTON, NULL));
 
+  /* Every icon button of the header bar is drawn the same, flat: GTK
+   * marks a button holding an image as an image button, and the Sync
+   * button, which holds a stack (icon or spinner), must be marked too. */
+  g_assert_true (gtk_widget_has_css_class (find_widget (header, GTK_TYPE_BUTTON, "win.add"), "image-button"));
+  g_assert_true (gtk_widget_has_css_class (find_widget (header, GTK_TYPE_BUTTON, "win.sync"), "image-button"));
+
   /* An empty store: the status page with its Add button. */
   g_assert_cmpstr (list_page (&ui), ==, "empty");
   g_assert_nonnull (find_widget (find_named (GTK_WIDGET (ui.window), "empty_page"), GTK_TYPE_BUTTON, "win.add"));
