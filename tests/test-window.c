@@ -1349,6 +1349,69 @@ test_window_sidebar_width (void)
   ui_close (&ui);
 }
 
+/* A store whose file is partly unreadable: the window says so in plain
+ * words, shows where the original was kept on demand, and lets the user
+ * dismiss the message. */
+static void
+test_window_damaged_store (void)
+{
+  g_autofree char *collection = next_collection ();
+  g_autofree char *cid = fill_store (collection, 5, 0);
+  g_autoptr(GFile) directory = tether_store_default_directory ("", collection);
+  g_autofree char *snapshot = g_build_filename (g_file_peek_path (directory), "snapshot.jsonl", NULL);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *damaged = NULL;
+  GtkRevealer *banner;
+  GtkWidget *button, *close;
+  const char *text;
+  GtkWindow *dialog;
+  GtkWidget *extra;
+  Ui ui = { NULL };
+
+  /* A record line in the middle of the snapshot becomes garbage. */
+  g_file_get_contents (snapshot, &contents, NULL, &error);
+  g_assert_no_error (error);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), >=, 4);
+  g_free (lines[2]);
+  lines[2] = g_strdup ("{\"cid\": \"broken");
+  damaged = g_strjoinv ("\n", lines);
+  g_file_set_contents (snapshot, damaged, -1, &error);
+  g_assert_no_error (error);
+
+  ui_open (&ui, NULL);
+  wait_for_count (tether_window_get_visible_records (ui.window), 4);
+
+  banner = GTK_REVEALER (find_named (GTK_WIDGET (ui.window), "banner_revealer"));
+  g_assert_true (gtk_revealer_get_reveal_child (banner));
+  text = gtk_label_get_text (GTK_LABEL (find_named (GTK_WIDGET (ui.window), "banner_label")));
+  g_assert_cmpstr (text, ==, "Some records could not be read. All the others are here.");
+  g_assert_null (strchr (text, '/'));
+
+  /* Where the original is, one click further. */
+  button = find_named (GTK_WIDGET (ui.window), "banner_button");
+  g_assert_true (gtk_widget_get_visible (button));
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (button)), ==, "win.damage-details");
+  activate (&ui, "win.damage-details");
+  dialog = find_toplevel_of_type (ADW_TYPE_MESSAGE_DIALOG);
+  g_assert_nonnull (dialog);
+  extra = adw_message_dialog_get_extra_child (ADW_MESSAGE_DIALOG (dialog));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (extra)), ==, g_file_peek_path (directory));
+  g_assert_true (adw_message_dialog_has_response (ADW_MESSAGE_DIALOG (dialog), "open"));
+  gtk_window_destroy (dialog);
+
+  /* And it can be dismissed. */
+  close = find_named (GTK_WIDGET (ui.window), "banner_close_button");
+  g_assert_true (gtk_widget_get_visible (close));
+  g_signal_emit_by_name (close, "clicked");
+  run_for (20);
+  g_assert_false (gtk_revealer_get_reveal_child (banner));
+
+  ui_close (&ui);
+}
+
 static void
 test_window_quit (void)
 {
@@ -1389,6 +1452,7 @@ main (int   argc,
   g_test_add_func ("/window/big-list", test_window_big_list);
   g_test_add_func ("/window/folded-open", test_window_folded_open);
   g_test_add_func ("/window/sidebar-width", test_window_sidebar_width);
+  g_test_add_func ("/window/damaged-store", test_window_damaged_store);
 
   return g_test_run ();
 }

@@ -40,6 +40,7 @@ struct _TetherWindow
   guint                 n_conflicts;
   guint                 waiting_for_network : 1;
   guint                 last_sync_failed : 1;
+  guint                 banner_offline : 1;
 
   /* Template widgets */
   AdwToastOverlay      *toast_overlay;
@@ -650,7 +651,7 @@ unbind_row_cb (GtkSignalListItemFactory *factory,
 }
 
 /* The banner under the header bar: one message at a time, each with a
- * way forward, instead of a stack of dialogs. */
+ * way forward, instead of a stack of dialogs. The user can dismiss it. */
 
 static void
 tether_window_show_banner (TetherWindow *self,
@@ -663,12 +664,72 @@ tether_window_show_banner (TetherWindow *self,
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->banner_button), action_name);
   gtk_widget_set_visible (GTK_WIDGET (self->banner_button), button_label != NULL);
   gtk_revealer_set_reveal_child (self->banner_revealer, TRUE);
+  self->banner_offline = FALSE;
 }
 
 static void
 tether_window_hide_banner (TetherWindow *self)
 {
   gtk_revealer_set_reveal_child (self->banner_revealer, FALSE);
+  self->banner_offline = FALSE;
+}
+
+static void
+on_banner_close_cb (TetherWindow *self)
+{
+  tether_window_hide_banner (self);
+}
+
+/* The store could not read part of its files: what was read is here, and
+ * the rest was set aside unchanged in the store's folder. The user hears
+ * it in plain words; where the file is, for whoever wants to look, is
+ * one click further. */
+
+static void
+on_damage_response_cb (AdwMessageDialog *dialog,
+                       const char       *response,
+                       TetherWindow     *self)
+{
+  if (g_strcmp0 (response, "open") == 0)
+    {
+      GFile *directory = tether_session_get_directory (self->session);
+      g_autofree char *uri = g_file_get_uri (directory);
+
+      gtk_show_uri (GTK_WINDOW (self), uri, GDK_CURRENT_TIME);
+    }
+}
+
+static void
+tether_window_damage_details_action (GtkWidget  *widget,
+                                     const char *action_name,
+                                     GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  GtkWidget *dialog;
+  GtkWidget *path;
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (self),
+                                   _("Some Records Could Not Be Read"),
+                                   _("Tether kept every record it could read. "
+                                     "The part of the file it could not read was set aside, "
+                                     "unchanged, in a file whose name contains “damaged”, "
+                                     "in this folder:"));
+  path = gtk_label_new (g_file_peek_path (tether_session_get_directory (self->session)));
+  gtk_label_set_selectable (GTK_LABEL (path), TRUE);
+  gtk_label_set_wrap (GTK_LABEL (path), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (path), PANGO_WRAP_CHAR);
+  gtk_widget_add_css_class (path, "monospace");
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), path);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "close", _("_Close"),
+                                    "open", _("_Open Folder"),
+                                    NULL);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "close");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "close");
+  g_signal_connect_object (dialog, "response",
+                           G_CALLBACK (on_damage_response_cb), self,
+                           0);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 /* Opening the store */
@@ -709,8 +770,13 @@ tether_window_open_cb (GObject      *object,
       if (tether_session_is_open (session))
         {
           /* Damaged but recovered: the records that could be read are
-           * here, and the message says where the original is kept. */
-          tether_window_show_banner (self, error->message, NULL, NULL);
+           * here, and the details say where the original is kept. The
+           * store's own message, with its paths, goes to the log. */
+          g_message ("%s", error->message);
+          tether_window_show_banner (self,
+                                     _("Some records could not be read. All the others are here."),
+                                     _("_Details"),
+                                     "win.damage-details");
         }
       else
         {
@@ -1034,7 +1100,8 @@ on_sync_finished_cb (TetherWindow           *self,
     {
       g_autofree char *title = describe_report (report);
 
-      tether_window_hide_banner (self);
+      if (self->banner_offline)
+        tether_window_hide_banner (self);
       toast = adw_toast_new (title);
       adw_toast_set_timeout (toast, 3);
       adw_toast_overlay_add_toast (self->toast_overlay, toast);
@@ -1052,6 +1119,7 @@ on_sync_finished_cb (TetherWindow           *self,
                                  _("Offline — changes are kept and will be sent when you sync"),
                                  _("_Retry"),
                                  "win.sync");
+      self->banner_offline = TRUE;
       return;
     }
 
@@ -1533,6 +1601,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, editor);
   gtk_widget_class_bind_template_callback (widget_class, on_list_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_list_released_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_banner_close_cb);
 
   gtk_widget_class_install_action (widget_class, "win.add", NULL, tether_window_add_action);
   gtk_widget_class_install_action (widget_class, "win.sync", NULL, tether_window_sync_action);
@@ -1540,6 +1609,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.back", NULL, tether_window_back_action);
   gtk_widget_class_install_action (widget_class, "win.delete-record", NULL, tether_window_delete_record_action);
   gtk_widget_class_install_action (widget_class, "win.undo-delete", NULL, tether_window_undo_delete_action);
+  gtk_widget_class_install_action (widget_class, "win.damage-details", NULL, tether_window_damage_details_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, GDK_CONTROL_MASK, "win.delete-record", NULL);
