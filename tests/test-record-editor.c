@@ -535,6 +535,70 @@ test_long_text (Fixture       *fixture,
   g_signal_handlers_disconnect_by_data (fixture->record, &changes);
 }
 
+static gboolean
+text_view_fits (GtkWidget *view)
+{
+  GtkAdjustment *adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (view));
+
+  return gtk_widget_get_mapped (view) &&
+         gtk_adjustment_get_upper (adjustment) > 1 &&
+         gtk_adjustment_get_upper (adjustment) <= gtk_widget_get_height (view);
+}
+
+static void
+wait_for_fit (GtkWidget *view)
+{
+  gint64 until = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (!text_view_fits (view) && g_get_monotonic_time () < until)
+    step_main_loop ();
+}
+
+/* A one-line text too long for an entry row, which would cut it off
+ * without a sign, wraps in a view that shows all of it, however narrow
+ * the window. */
+static void
+test_long_line (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  GtkWidget *view;
+  GtkAdjustment *adjustment;
+  double one_width;
+
+  /* Past an entry row's width in a narrow window, but no line break. */
+  set_json (fixture->record, "subtitle", "\"Figures from the regional offices, to be checked\"");
+  iterate_until_idle ();
+  g_assert_false (ADW_IS_ENTRY_ROW (field_row (fixture, "subtitle")));
+  view = find_descendant (field_row (fixture, "subtitle"), GTK_TYPE_TEXT_VIEW, NULL);
+  g_assert_nonnull (view);
+  g_assert_cmpint (gtk_text_view_get_wrap_mode (GTK_TEXT_VIEW (view)), !=, GTK_WRAP_NONE);
+  g_assert_true (ADW_IS_ENTRY_ROW (field_row (fixture, "title")));
+
+  /* All of its text is shown: nothing is left to scroll to. */
+  wait_for_fit (view);
+  g_assert_true (text_view_fits (view));
+  adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (view));
+  one_width = gtk_adjustment_get_upper (adjustment);
+
+  /* Many lines' worth, then a narrower window: it grows each time. */
+  for (guint i = 0; i < 12; i++)
+    g_string_append (text, "A long sentence about the trip that wraps. ");
+  tether_record_set_string (fixture->record, "subtitle", text->str);
+  iterate_until_idle ();
+  g_assert_true (find_descendant (field_row (fixture, "subtitle"), GTK_TYPE_TEXT_VIEW, NULL) == view);
+  wait_for_fit (view);
+  g_assert_true (text_view_fits (view));
+  g_assert_cmpfloat (gtk_adjustment_get_upper (adjustment), >, 3 * one_width / 2);
+
+  gtk_window_set_default_size (fixture->window, 360, 600);
+  for (gint64 until = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+       gtk_widget_get_width (GTK_WIDGET (fixture->window)) > 360 && g_get_monotonic_time () < until;)
+    step_main_loop ();
+  wait_for_fit (view);
+  g_assert_true (text_view_fits (view));
+}
+
 static void
 test_switch (Fixture       *fixture,
              gconstpointer  data)
@@ -1352,6 +1416,7 @@ main (int   argc,
   ADD ("/record-editor/type-text", fixture_setup_local, test_type_text);
   ADD ("/record-editor/type-text-keeps-focus", fixture_setup_local, test_type_text_keeps_focus);
   ADD ("/record-editor/long-text", fixture_setup_local, test_long_text);
+  ADD ("/record-editor/long-line", fixture_setup_local, test_long_line);
   ADD ("/record-editor/switch", fixture_setup_local, test_switch);
   ADD ("/record-editor/spin", fixture_setup_local, test_spin);
   ADD ("/record-editor/spin-wheel", fixture_setup_server, test_spin_wheel);

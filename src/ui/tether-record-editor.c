@@ -25,8 +25,10 @@
  * update rows in place while their type still fits. Rows are created or
  * destroyed only when fields come or go or change type. */
 
-/* Strings longer than this, or with a line break, get a multi-line view. */
-#define LONG_TEXT_CHARS 80
+/* Strings longer than this, or with a line break, get a multi-line view
+ * that wraps. An entry row cannot ellipsize: in a narrow window it shows
+ * about this many characters and cuts the rest off without a sign. */
+#define LONG_TEXT_CHARS 40
 /* JSON fits on one line up to this many characters, else it is indented. */
 #define INLINE_JSON_CHARS 60
 /* Beyond 2^53 a double no longer holds every integer; stay well inside. */
@@ -730,6 +732,32 @@ build_text_row (FieldRow   *field,
   field->value_handler = g_signal_connect (row, "changed", G_CALLBACK (text_changed_cb), field);
 }
 
+/* A text view outside a scrolled window asks for the height its text had
+ * at the last layout, and a request made while it is being laid out is
+ * dropped: it would stay cut off after the first layout, or after the
+ * window gets narrower and the text takes more lines. So once its text
+ * moved, it asks again on the next frame, when it knows its new height. */
+static gboolean
+text_view_fit_tick_cb (GtkWidget     *view,
+                       GdkFrameClock *frame_clock,
+                       gpointer       user_data)
+{
+  g_object_set_data (G_OBJECT (view), "tether-fit-pending", NULL);
+  gtk_widget_queue_resize (view);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+text_view_fit (GtkWidget *view)
+{
+  if (g_object_get_data (G_OBJECT (view), "tether-fit-pending") != NULL)
+    return;
+
+  g_object_set_data (G_OBJECT (view), "tether-fit-pending", GINT_TO_POINTER (TRUE));
+  gtk_widget_add_tick_callback (view, text_view_fit_tick_cb, NULL, NULL);
+}
+
 static void
 build_long_text_row (FieldRow   *field,
                      const char *text)
@@ -745,12 +773,23 @@ build_long_text_row (FieldRow   *field,
   gtk_text_view_set_bottom_margin (GTK_TEXT_VIEW (view), 8);
   gtk_text_view_set_left_margin (GTK_TEXT_VIEW (view), 8);
   gtk_text_view_set_right_margin (GTK_TEXT_VIEW (view), 8);
-  gtk_widget_set_size_request (view, -1, 96);
+  /* Room to write in for a field meant for several lines; a sentence
+   * that is only too long for an entry takes the lines it needs. Either
+   * grows with its text: the page scrolls, the view never cuts it off. */
+  if (g_hash_table_contains (field->editor->long_fields, field->name) ||
+      strchr (text, '\n') != NULL)
+    gtk_widget_set_size_request (view, -1, 96);
+  g_signal_connect_object (gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (view)), "changed",
+                           G_CALLBACK (text_view_fit), view,
+                           G_CONNECT_SWAPPED);
   set_accessible_label (view, field->name);
   gtk_frame_set_child (GTK_FRAME (frame), view);
 
   field->buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (view));
   gtk_text_buffer_set_text (field->buffer, text, -1);
+  g_signal_connect_object (field->buffer, "changed",
+                           G_CALLBACK (text_view_fit), view,
+                           G_CONNECT_SWAPPED);
 
   field->row = make_stacked_row (field, NULL, frame, &name_label);
   gtk_label_set_mnemonic_widget (name_label, view);
