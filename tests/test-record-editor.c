@@ -1084,8 +1084,8 @@ test_conflict (Fixture       *fixture,
   g_assert_nonnull (row);
   g_assert_nonnull (find_descendant (row, GTK_TYPE_LABEL, "Yours"));
   g_assert_nonnull (find_descendant (row, GTK_TYPE_LABEL, "Server’s"));
-  g_assert_nonnull (find_descendant (row, GTK_TYPE_LABEL, "\"Groceries\""));
-  g_assert_nonnull (find_descendant (row, GTK_TYPE_LABEL, "\"Shopping\""));
+  g_assert_nonnull (find_descendant (row, GTK_TYPE_LABEL, "Groceries"));
+  g_assert_nonnull (find_descendant (row, GTK_TYPE_LABEL, "Shopping"));
 
   /* The server removed count: its side says so. */
   row = conflict_row (fixture, "count");
@@ -1094,7 +1094,7 @@ test_conflict (Fixture       *fixture,
 
   /* Mine follows my edits. */
   gtk_editable_set_text (GTK_EDITABLE (field_row (fixture, "title")), "Groceries!");
-  g_assert_nonnull (find_descendant (conflict_row (fixture, "title"), GTK_TYPE_LABEL, "\"Groceries!\""));
+  g_assert_nonnull (find_descendant (conflict_row (fixture, "title"), GTK_TYPE_LABEL, "Groceries!"));
 
   g_signal_emit_by_name (find_descendant (conflict_row (fixture, "title"), GTK_TYPE_BUTTON, "Keep Mine"), "clicked");
   g_assert_cmpuint (resolved.count, ==, 1);
@@ -1127,6 +1127,79 @@ test_conflict (Fixture       *fixture,
   g_assert_false (gtk_widget_get_visible (group));
 
   g_free (resolved.field);
+}
+
+/* The label showing one side's value: the one after its heading. */
+static GtkWidget *
+conflict_value (GtkWidget  *row,
+                const char *heading)
+{
+  GtkWidget *label = find_descendant (row, GTK_TYPE_LABEL, heading);
+
+  g_assert_nonnull (label);
+  label = gtk_widget_get_next_sibling (label);
+  g_assert_true (GTK_IS_LABEL (label));
+
+  return label;
+}
+
+static void
+assert_conflict_value (GtkWidget  *row,
+                       const char *heading,
+                       const char *text,
+                       const char *css_class)
+{
+  GtkWidget *label = conflict_value (row, heading);
+
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (label)), ==, text);
+  g_assert_cmpint (gtk_widget_has_css_class (label, "monospace"), ==,
+                   g_strcmp0 (css_class, "monospace") == 0);
+  g_assert_cmpint (gtk_widget_has_css_class (label, "dim-label"), ==,
+                   g_strcmp0 (css_class, "dim-label") == 0);
+}
+
+/* Both sides of a conflict read as the editor shows them, not as JSON:
+ * text plain, numbers and yes/no readable, a missing value said so. */
+static void
+test_conflict_values (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(JsonObject) conflict =
+    parse_object ("{\"title\": {\"theirs\": \"Say \\\"hi\\\"\\nthen go\"},"
+                  " \"count\": {\"theirs\": 7},"
+                  " \"price\": {\"theirs\": 3.25},"
+                  " \"done\": {\"theirs\": false},"
+                  " \"nothing\": {\"theirs\": \"\"},"
+                  " \"meta\": {\"theirs\": [1, 2]},"
+                  " \"tags\": {},"
+                  " \"Fish & <Chips>\": {\"theirs\": null},"
+                  " \"big\": {\"theirs\": \"9007199254740993\"}}");
+  g_autofree char *price = g_strdup_printf ("%.1f", 2.5);
+  g_autofree char *price_theirs = g_strdup_printf ("%.2f", 3.25);
+
+  tether_record_set_sync_state (fixture->record, TETHER_SYNC_STATE_CONFLICT);
+  tether_record_set_conflict (fixture->record, conflict);
+  iterate_until_idle ();
+
+  assert_conflict_value (conflict_row (fixture, "title"), "Yours", "Groceries", NULL);
+  assert_conflict_value (conflict_row (fixture, "title"), "Server’s", "Say \"hi\"\nthen go", NULL);
+  assert_conflict_value (conflict_row (fixture, "count"), "Yours", "42", NULL);
+  assert_conflict_value (conflict_row (fixture, "count"), "Server’s", "7", NULL);
+  /* In the user's notation, as the spin button shows it. */
+  assert_conflict_value (conflict_row (fixture, "price"), "Yours", price, NULL);
+  assert_conflict_value (conflict_row (fixture, "price"), "Server’s", price_theirs, NULL);
+  assert_conflict_value (conflict_row (fixture, "done"), "Yours", "Yes", NULL);
+  assert_conflict_value (conflict_row (fixture, "done"), "Server’s", "No", NULL);
+  assert_conflict_value (conflict_row (fixture, "nothing"), "Yours", "Empty", "dim-label");
+  assert_conflict_value (conflict_row (fixture, "nothing"), "Server’s", "Empty text", "dim-label");
+  /* Only objects and lists are JSON. */
+  assert_conflict_value (conflict_row (fixture, "meta"), "Yours", "{\"a\": 1, \"b\": [true, null]}", "monospace");
+  assert_conflict_value (conflict_row (fixture, "meta"), "Server’s", "[1, 2]", "monospace");
+  assert_conflict_value (conflict_row (fixture, "tags"), "Server’s", "Removed", "dim-label");
+  assert_conflict_value (conflict_row (fixture, "Fish & <Chips>"), "Server’s", "Empty", "dim-label");
+  /* Text and a number that would read the same are told apart. */
+  assert_conflict_value (conflict_row (fixture, "big"), "Yours", "9007199254740993", "monospace");
+  assert_conflict_value (conflict_row (fixture, "big"), "Server’s", "\"9007199254740993\"", "monospace");
 }
 
 static void
@@ -1427,6 +1500,7 @@ main (int   argc,
   ADD ("/record-editor/add-validation", fixture_setup_local, test_add_validation);
   ADD ("/record-editor/null-to-text", fixture_setup_local, test_null_to_text);
   ADD ("/record-editor/conflict", fixture_setup_local, test_conflict);
+  ADD ("/record-editor/conflict-values", fixture_setup_local, test_conflict_values);
   ADD ("/record-editor/conflict-resolve-one", fixture_setup_local, test_conflict_resolve_one);
   ADD ("/record-editor/delete-button", fixture_setup_local, test_delete_button);
   ADD ("/record-editor/null-record", fixture_setup_local, test_null_record);

@@ -1274,11 +1274,73 @@ keep_all_theirs_clicked_cb (TetherRecordEditor *self)
   g_signal_emit (self, signals[RESOLVE], 0, NULL, FALSE);
 }
 
+typedef enum
+{
+  VALUE_STYLE_TEXT,
+  /* Stands for a missing or empty value: not the value itself. */
+  VALUE_STYLE_PLACEHOLDER,
+  /* An object or a list, in JSON's notation. */
+  VALUE_STYLE_JSON,
+} ValueStyle;
+
+/* One side of a conflict as a person reads it, the way the editor shows
+ * the same value: text as it is, numbers in the user's notation, yes or
+ * no, and only objects and lists as JSON. @node is %NULL when the field
+ * is not there. */
+static char *
+describe_value (JsonNode   *node,
+                ValueStyle *style)
+{
+  *style = VALUE_STYLE_TEXT;
+
+  if (node == NULL)
+    {
+      *style = VALUE_STYLE_PLACEHOLDER;
+      return g_strdup (_("Removed"));
+    }
+
+  switch (kind_for_node (node, FALSE))
+    {
+    case FIELD_KIND_TEXT:
+    case FIELD_KIND_LONG_TEXT:
+      if (json_node_get_string (node)[0] == '\0')
+        {
+          *style = VALUE_STYLE_PLACEHOLDER;
+          return g_strdup (_("Empty text"));
+        }
+      return g_strdup (json_node_get_string (node));
+
+    case FIELD_KIND_INTEGER:
+      return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+
+    case FIELD_KIND_DOUBLE:
+      return format_double (json_node_get_double (node));
+
+    case FIELD_KIND_BOOLEAN:
+      return g_strdup (json_node_get_boolean (node) ? _("Yes") : _("No"));
+
+    case FIELD_KIND_NULL:
+      *style = VALUE_STYLE_PLACEHOLDER;
+      return g_strdup (_("Empty"));
+
+    case FIELD_KIND_LARGE_NUMBER:
+      /* Digits only: JSON's notation is the plainest there is. */
+      return format_json (node);
+
+    case FIELD_KIND_OBJECT:
+    case FIELD_KIND_ARRAY:
+    default:
+      *style = VALUE_STYLE_JSON;
+      return format_json (node);
+    }
+}
+
 static GtkWidget *
 make_conflict_side (TetherRecordEditor *self,
                     const char         *name,
                     const char         *heading,
                     JsonNode           *value,
+                    gboolean            as_json,
                     const char         *button_label,
                     gboolean            keep_mine)
 {
@@ -1287,30 +1349,35 @@ make_conflict_side (TetherRecordEditor *self,
   GtkWidget *value_label;
   GtkWidget *button = gtk_button_new_with_label (button_label);
   g_autofree char *accessible = NULL;
+  g_autofree char *text = NULL;
+  ValueStyle style;
 
   gtk_label_set_xalign (GTK_LABEL (heading_label), 0);
   gtk_widget_add_css_class (heading_label, "caption-heading");
   gtk_widget_add_css_class (heading_label, "dim-label");
   gtk_box_append (GTK_BOX (box), heading_label);
 
-  if (value != NULL)
+  if (as_json && value != NULL)
     {
-      g_autofree char *text = format_json (value);
-
-      value_label = gtk_label_new (text);
-      gtk_widget_add_css_class (value_label, "monospace");
+      text = format_json (value);
+      style = VALUE_STYLE_JSON;
     }
   else
     {
-      value_label = gtk_label_new (_("Removed"));
-      gtk_widget_add_css_class (value_label, "dim-label");
+      text = describe_value (value, &style);
     }
+
+  value_label = gtk_label_new (text);
+  if (style == VALUE_STYLE_PLACEHOLDER)
+    gtk_widget_add_css_class (value_label, "dim-label");
+  else if (style == VALUE_STYLE_JSON)
+    gtk_widget_add_css_class (value_label, "monospace");
 
   gtk_label_set_xalign (GTK_LABEL (value_label), 0);
   gtk_label_set_yalign (GTK_LABEL (value_label), 0);
   gtk_label_set_wrap (GTK_LABEL (value_label), TRUE);
   gtk_label_set_wrap_mode (GTK_LABEL (value_label), PANGO_WRAP_WORD_CHAR);
-  gtk_label_set_selectable (GTK_LABEL (value_label), TRUE);
+  gtk_label_set_selectable (GTK_LABEL (value_label), style != VALUE_STYLE_PLACEHOLDER);
   gtk_widget_set_vexpand (value_label, TRUE);
   gtk_box_append (GTK_BOX (box), value_label);
   gtk_accessible_update_relation (GTK_ACCESSIBLE (value_label),
@@ -1339,6 +1406,11 @@ make_conflict_row (TetherRecordEditor *self,
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
   GtkWidget *name_label = gtk_label_new (name);
   GtkWidget *sides = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 18);
+  g_autofree char *mine_text = NULL;
+  g_autofree char *theirs_text = NULL;
+  ValueStyle mine_style;
+  ValueStyle theirs_style;
+  gboolean as_json;
 
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), name);
@@ -1355,11 +1427,17 @@ make_conflict_row (TetherRecordEditor *self,
   gtk_widget_add_css_class (name_label, "heading");
   gtk_box_append (GTK_BOX (box), name_label);
 
+  /* Two values that would read the same, such as the number 42 and the
+   * text "42", are told apart in JSON's notation. */
+  mine_text = describe_value (mine, &mine_style);
+  theirs_text = describe_value (theirs, &theirs_style);
+  as_json = g_str_equal (mine_text, theirs_text) && mine_style == theirs_style;
+
   gtk_box_set_homogeneous (GTK_BOX (sides), TRUE);
   gtk_box_append (GTK_BOX (sides),
-                  make_conflict_side (self, name, _("Yours"), mine, _("Keep Mine"), TRUE));
+                  make_conflict_side (self, name, _("Yours"), mine, as_json, _("Keep Mine"), TRUE));
   gtk_box_append (GTK_BOX (sides),
-                  make_conflict_side (self, name, _("Server’s"), theirs, _("Keep Theirs"), FALSE));
+                  make_conflict_side (self, name, _("Server’s"), theirs, as_json, _("Keep Theirs"), FALSE));
   gtk_box_append (GTK_BOX (box), sides);
 
   gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), box);
