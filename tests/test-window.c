@@ -1412,6 +1412,57 @@ test_window_damaged_store (void)
   ui_close (&ui);
 }
 
+/* A search that hides the selected record keeps it in the editor; when
+ * the search closes it is selected again and scrolled into view. Text
+ * inside nested objects and arrays matches too. */
+static void
+test_window_search_keeps_selection (void)
+{
+  g_autofree char *collection = next_collection ();
+  g_autofree char *cid = fill_store (collection, 60, 45);
+  g_autoptr(TetherRecord) tagged = tether_record_new ();
+  g_autoptr(JsonNode) meta = NULL;
+  GtkSearchBar *bar;
+  TetherRecord *record;
+  GListModel *visible;
+  Ui ui = { NULL };
+
+  ui_open_selected (&ui, NULL, cid, TRUE);
+  visible = tether_window_get_visible_records (ui.window);
+  wait_for (models_settled, &ui);
+  run_for (200);
+  record = tether_collection_lookup_cid (ui.collection, cid);
+  g_assert_true (list_selected_record (&ui) == record);
+  g_assert_true (row_in_view (&ui, record));
+
+  /* A record whose only match is deep inside. */
+  meta = json_from_string ("{\"tags\": [\"plain\", {\"place\": \"Zanzibar\"}]}", NULL);
+  tether_record_set_string (tagged, "title", "Trip");
+  tether_record_set_attribute (tagged, "meta", meta);
+  tether_collection_add (ui.collection, tagged);
+  wait_for_count (visible, 61);
+
+  activate (&ui, "win.search");
+  set_search (&ui, "zanzibar");
+  wait_for_count (visible, 1);
+  wait_for_first (visible, "Trip");
+
+  /* The selected record is hidden, not dropped. */
+  g_assert_true (tether_window_get_selected_record (ui.window) == record);
+
+  /* Closing the search brings it back, selected and in view. */
+  bar = GTK_SEARCH_BAR (find_named (GTK_WIDGET (ui.window), "search_bar"));
+  gtk_search_bar_set_search_mode (bar, FALSE);
+  set_search (&ui, "");
+  wait_for_count (visible, 61);
+  run_for (200);
+  g_assert_true (tether_window_get_selected_record (ui.window) == record);
+  g_assert_true (list_selected_record (&ui) == record);
+  g_assert_true (row_in_view (&ui, record));
+
+  ui_close (&ui);
+}
+
 static void
 test_window_quit (void)
 {
@@ -1453,6 +1504,7 @@ main (int   argc,
   g_test_add_func ("/window/folded-open", test_window_folded_open);
   g_test_add_func ("/window/sidebar-width", test_window_sidebar_width);
   g_test_add_func ("/window/damaged-store", test_window_damaged_store);
+  g_test_add_func ("/window/search-keeps-selection", test_window_search_keeps_selection);
 
   return g_test_run ();
 }

@@ -250,18 +250,8 @@ typedef struct
   gboolean    found;
 } SearchData;
 
-static gboolean
-node_matches (JsonNode   *node,
-              const char *needle)
-{
-  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-    {
-      g_autofree char *folded = g_utf8_casefold (json_node_get_string (node), -1);
-      return strstr (folded, needle) != NULL;
-    }
-
-  return FALSE;
-}
+static gboolean node_matches (JsonNode   *node,
+                              const char *needle);
 
 static void
 search_member_cb (JsonObject  *object,
@@ -273,6 +263,50 @@ search_member_cb (JsonObject  *object,
 
   if (!data->found && node_matches (member_node, data->needle))
     data->found = TRUE;
+}
+
+static void
+search_element_cb (JsonArray *array,
+                   guint      index,
+                   JsonNode  *element_node,
+                   gpointer   user_data)
+{
+  SearchData *data = user_data;
+
+  if (!data->found && node_matches (element_node, data->needle))
+    data->found = TRUE;
+}
+
+/* Text anywhere in the value counts, also inside objects and arrays
+ * (a list of tags, an address). */
+static gboolean
+node_matches (JsonNode   *node,
+              const char *needle)
+{
+  SearchData data = { needle, FALSE };
+
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        {
+          g_autofree char *folded = g_utf8_casefold (json_node_get_string (node), -1);
+          return strstr (folded, needle) != NULL;
+        }
+      return FALSE;
+
+    case JSON_NODE_OBJECT:
+      json_object_foreach_member (json_node_get_object (node), search_member_cb, &data);
+      return data.found;
+
+    case JSON_NODE_ARRAY:
+      json_array_foreach_element (json_node_get_array (node), search_element_cb, &data);
+      return data.found;
+
+    case JSON_NODE_NULL:
+    default:
+      return FALSE;
+    }
 }
 
 static gboolean
