@@ -1463,6 +1463,99 @@ test_window_search_keeps_selection (void)
   ui_close (&ui);
 }
 
+/* A Tab key press as GTK handles it: the key controllers of the focus
+ * widget and its ancestors get it in the capture phase, from the window
+ * down; when none takes it, the window moves the focus along its chain. */
+static void
+press_tab (Ui       *ui,
+           gboolean  backward)
+{
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (ui->window));
+  g_autoptr(GPtrArray) path = g_ptr_array_new ();
+  guint keyval = backward ? GDK_KEY_ISO_Left_Tab : GDK_KEY_Tab;
+  GdkModifierType state = backward ? GDK_SHIFT_MASK : 0;
+
+  g_assert_nonnull (focus);
+  for (GtkWidget *widget = focus; widget != NULL; widget = gtk_widget_get_parent (widget))
+    g_ptr_array_insert (path, 0, widget);
+
+  for (guint i = 0; i < path->len; i++)
+    {
+      g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (g_ptr_array_index (path, i));
+
+      for (guint j = 0; j < g_list_model_get_n_items (controllers); j++)
+        {
+          g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, j);
+          gboolean handled = FALSE;
+
+          if (!GTK_IS_EVENT_CONTROLLER_KEY (controller) ||
+              gtk_event_controller_get_propagation_phase (controller) != GTK_PHASE_CAPTURE)
+            continue;
+
+          g_signal_emit_by_name (controller, "key-pressed", keyval, 0, state, &handled);
+          if (handled)
+            {
+              run_for (20);
+              return;
+            }
+        }
+    }
+
+  g_signal_emit_by_name (ui->window, "move-focus", backward ? GTK_DIR_TAB_BACKWARD : GTK_DIR_TAB_FORWARD);
+  run_for (20);
+}
+
+static gboolean
+focus_is_in (Ui        *ui,
+             GtkWidget *ancestor)
+{
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (ui->window));
+
+  return focus != NULL && (focus == ancestor || gtk_widget_is_ancestor (focus, ancestor));
+}
+
+static gboolean
+focus_is_inside (Ui         *ui,
+                 const char *name)
+{
+  return focus_is_in (ui, find_named (GTK_WIDGET (ui->window), name));
+}
+
+/* Tab leaves the list for the editor instead of walking row by row, and
+ * Shift+Tab goes back out of the list the other way. */
+static void
+test_window_tab_from_list (void)
+{
+  g_autofree char *collection = next_collection ();
+  g_autofree char *cid = fill_store (collection, 10, 3);
+  TetherRecordRow *row;
+  Ui ui = { NULL };
+
+  ui_open_selected (&ui, NULL, cid, TRUE);
+  wait_for (models_settled, &ui);
+  run_for (100);
+
+  row = wait_for_row (&ui, tether_collection_lookup_cid (ui.collection, cid));
+  g_assert_true (gtk_widget_grab_focus (gtk_widget_get_parent (GTK_WIDGET (row))));
+  g_assert_true (focus_is_inside (&ui, "list_view"));
+
+  press_tab (&ui, FALSE);
+  g_assert_true (focus_is_inside (&ui, "editor"));
+
+  g_assert_true (gtk_widget_grab_focus (gtk_widget_get_parent (GTK_WIDGET (row))));
+  press_tab (&ui, TRUE);
+  g_assert_false (focus_is_inside (&ui, "list_view"));
+  g_assert_true (focus_is_inside (&ui, "sidebar_header"));
+
+  /* With the search open, Shift+Tab goes to the search entry. */
+  activate (&ui, "win.search");
+  g_assert_true (gtk_widget_grab_focus (gtk_widget_get_parent (GTK_WIDGET (row))));
+  press_tab (&ui, TRUE);
+  g_assert_true (focus_is_in (&ui, gtk_search_bar_get_child (GTK_SEARCH_BAR (find_named (GTK_WIDGET (ui.window), "search_bar")))));
+
+  ui_close (&ui);
+}
+
 static void
 test_window_quit (void)
 {
@@ -1505,6 +1598,7 @@ main (int   argc,
   g_test_add_func ("/window/sidebar-width", test_window_sidebar_width);
   g_test_add_func ("/window/damaged-store", test_window_damaged_store);
   g_test_add_func ("/window/search-keeps-selection", test_window_search_keeps_selection);
+  g_test_add_func ("/window/tab-from-list", test_window_tab_from_list);
 
   return g_test_run ();
 }

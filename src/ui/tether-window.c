@@ -45,6 +45,7 @@ struct _TetherWindow
   /* Template widgets */
   AdwToastOverlay      *toast_overlay;
   AdwLeaflet           *leaflet;
+  GtkWidget            *sidebar_header;
   AdwWindowTitle       *window_title;
   AdwWindowTitle       *editor_title;
   GtkSearchBar         *search_bar;
@@ -651,6 +652,45 @@ on_list_released_cb (GtkGestureClick *gesture,
     return;
 
   adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
+}
+
+/* Each row takes the focus, so Tab would walk the list row by row and
+ * only Ctrl+Tab would leave it. Tab goes on to the editor instead, and
+ * Shift+Tab back to the search entry or the header bar; the arrow keys
+ * move in the list. */
+static gboolean
+on_list_key_pressed_cb (GtkEventControllerKey *controller,
+                        guint                  keyval,
+                        guint                  keycode,
+                        GdkModifierType        state,
+                        TetherWindow          *self)
+{
+  gboolean backward;
+
+  if (keyval != GDK_KEY_Tab && keyval != GDK_KEY_KP_Tab && keyval != GDK_KEY_ISO_Left_Tab)
+    return FALSE;
+
+  /* Ctrl+Tab already leaves the list. */
+  if ((state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0)
+    return FALSE;
+
+  backward = keyval == GDK_KEY_ISO_Left_Tab || (state & GDK_SHIFT_MASK) != 0;
+
+  if (!backward)
+    {
+      /* Folded, the editor is not on screen: nothing to go on to. */
+      if (!gtk_widget_get_mapped (self->content))
+        return FALSE;
+
+      return gtk_widget_child_focus (GTK_WIDGET (self->editor), GTK_DIR_TAB_FORWARD) ||
+             gtk_widget_child_focus (self->content, GTK_DIR_TAB_FORWARD);
+    }
+
+  if (gtk_search_bar_get_search_mode (self->search_bar) &&
+      gtk_widget_grab_focus (GTK_WIDGET (self->search_entry)))
+    return TRUE;
+
+  return gtk_widget_child_focus (self->sidebar_header, GTK_DIR_TAB_BACKWARD);
 }
 
 static void
@@ -1614,6 +1654,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PREFIX "/tether-window.ui");
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, sidebar_header);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, editor_title);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, search_bar);
@@ -1635,6 +1676,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, editor);
   gtk_widget_class_bind_template_callback (widget_class, on_list_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_list_released_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_list_key_pressed_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_banner_close_cb);
 
   gtk_widget_class_install_action (widget_class, "win.add", NULL, tether_window_add_action);
