@@ -1261,6 +1261,43 @@ test_faults_content_types (Fixture       *fixture,
     }
 }
 
+/* 421 Misdirected Request is the server's refusal, at once: not sent
+ * again by libsoup, whose PATCH would then wait for the timeout. */
+static void
+test_faults_misdirected (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  static const Op ops[] = { OP_LIST, OP_CREATE, OP_UPDATE, OP_DELETE };
+
+  tether_remote_set_timeout (fixture->remote, 5);
+
+  for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint before;
+      gint64 start;
+
+      g_test_message ("%s → 421", op_method (ops[i]));
+
+      /* A kept-alive connection first, as a sync has. */
+      error = run_op (fixture, OP_LIST);
+      g_assert_no_error (error);
+
+      before = tether_test_soup_server_get_n_requests (fixture->server);
+      tether_test_soup_server_push_fault (fixture->server, &(TetherTestFault) {
+                                            .kind = TETHER_TEST_FAULT_STATUS,
+                                            .method = op_method (ops[i]),
+                                            .status = 421,
+                                          });
+      start = g_get_monotonic_time ();
+      error = run_op (fixture, ops[i]);
+      g_assert_error (error, TETHER_REMOTE_ERROR, TETHER_REMOTE_ERROR_PERMANENT);
+      g_assert_nonnull (strstr (error->message, "421"));
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+      g_assert_cmpuint (tether_test_soup_server_get_n_requests (fixture->server) - before, ==, 1);
+    }
+}
+
 static void
 test_faults_timeout (Fixture       *fixture,
                      gconstpointer  data)
@@ -1994,6 +2031,7 @@ main (int   argc,
   ADD_TEST ("faults/bad-replies", test_faults_bad_replies);
   ADD_TEST ("faults/content-types", test_faults_content_types);
   ADD_TEST ("faults/timeout", test_faults_timeout);
+  ADD_TEST ("faults/misdirected", test_faults_misdirected);
   ADD_TEST ("faults/size-cap", test_faults_size_cap);
   ADD_TEST ("faults/offline", test_faults_offline);
   ADD_TEST ("faults/cancel", test_faults_cancel);

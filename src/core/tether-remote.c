@@ -780,6 +780,13 @@ typedef struct
   GInputStream *stream;
   GByteArray   *buffer;
   guint64       limit;
+
+  /* What the send is cancelled with: the task's cancellable, through
+   * cancel_id, or a 421 (see request_got_headers_cb()). */
+  GCancellable *cancellable;
+  GCancellable *task_cancellable;
+  gulong        cancel_id;
+  gboolean      misdirected;
 } Request;
 
 static void
@@ -796,6 +803,10 @@ request_free (Request *request)
   g_clear_object (&request->msg);
   g_clear_object (&request->stream);
   g_clear_pointer (&request->buffer, g_byte_array_unref);
+  if (request->cancel_id != 0)
+    g_cancellable_disconnect (request->task_cancellable, request->cancel_id);
+  g_clear_object (&request->task_cancellable);
+  g_clear_object (&request->cancellable);
   g_free (request);
 }
 
@@ -995,6 +1006,13 @@ request_send_cb (GObject      *object,
   GCancellable *cancellable;
 
   request->stream = soup_session_send_finish (SOUP_SESSION (object), result, &error);
+  if (request->stream == NULL && request->misdirected)
+    {
+      g_debug ("%s %s → 421", request->method, g_uri_get_path (request->uri));
+      request_return_reply (task);
+      return;
+    }
+
   if (request->stream == NULL)
     {
       g_debug ("%s %s failed: %s", request->method,
@@ -1055,6 +1073,28 @@ request_send_cb (GObject      *object,
 }
 
 static void
+forward_cancel_cb (GCancellable *task_cancellable,
+                   GCancellable *cancellable)
+{
+  g_cancellable_cancel (cancellable);
+}
+
+/* libsoup sends a request answered 421 (Misdirected Request) once more on
+ * another connection, and the PATCH of libsoup 3.2 then never leaves:
+ * the request waits for the timeout. The status says all there is to
+ * say: the send stops here, and the reply is the 421. */
+static void
+request_got_headers_cb (SoupMessage *msg,
+                        Request     *request)
+{
+  if (soup_message_get_status (msg) == SOUP_STATUS_MISDIRECTED_REQUEST)
+    {
+      request->misdirected = TRUE;
+      g_cancellable_cancel (request->cancellable);
+    }
+}
+
+static void
 request_send (GTask *task)
 {
   TetherRemote *self = g_task_get_source_object (task);
@@ -1066,6 +1106,19 @@ request_send (GTask *task)
   g_clear_pointer (&request->buffer, g_byte_array_unref);
 
   request->msg = soup_message_new_from_uri (request->method, request->uri);
+  g_signal_connect (request->msg, "got-headers", G_CALLBACK (request_got_headers_cb), request);
+
+  if (request->cancellable == NULL)
+    {
+      request->cancellable = g_cancellable_new ();
+      if (g_task_get_cancellable (task) != NULL)
+        {
+          request->task_cancellable = g_object_ref (g_task_get_cancellable (task));
+          request->cancel_id = g_cancellable_connect (request->task_cancellable,
+                                                      G_CALLBACK (forward_cancel_cb),
+                                                      request->cancellable, NULL);
+        }
+    }
 
   flags = SOUP_MESSAGE_NO_REDIRECT;
   /* A merge PATCH can be sent twice without harm, so it may go over a kept
@@ -1105,7 +1158,7 @@ request_send (GTask *task)
   soup_session_send_async (self->session,
                            request->msg,
                            G_PRIORITY_DEFAULT,
-                           g_task_get_cancellable (task),
+                           request->cancellable,
                            request_send_cb,
                            task);
 }
