@@ -1131,6 +1131,24 @@ row_in_view (Ui           *ui,
          bounds.origin.y + bounds.size.height <= gtk_widget_get_height (list);
 }
 
+static gboolean
+row_comes_into_view (gpointer data)
+{
+  RowWait *wait = data;
+
+  return row_in_view (wait->ui, wait->record);
+}
+
+/* Scrolling takes effect when the list is next laid out, a frame later. */
+static void
+wait_for_row_in_view (Ui           *ui,
+                      TetherRecord *record)
+{
+  RowWait wait = { ui, record };
+
+  wait_for (row_comes_into_view, &wait);
+}
+
 /* A large store: the list is never left blank while it loads and sorts,
  * and the record selected last time is selected again, in view, once
  * the sorting is done. */
@@ -1163,7 +1181,7 @@ test_window_big_list (void)
   g_assert_nonnull (record);
   g_assert_true (tether_window_get_selected_record (ui.window) == record);
   g_assert_true (list_selected_record (&ui) == record);
-  g_assert_true (row_in_view (&ui, record));
+  wait_for_row_in_view (&ui, record);
 
   ui_close (&ui);
 }
@@ -1356,7 +1374,6 @@ static void
 test_window_damaged_store (void)
 {
   g_autofree char *collection = next_collection ();
-  g_autofree char *cid = fill_store (collection, 5, 0);
   g_autoptr(GFile) directory = tether_store_default_directory ("", collection);
   g_autofree char *snapshot = g_build_filename (g_file_peek_path (directory), "snapshot.jsonl", NULL);
   g_autofree char *contents = NULL;
@@ -1371,6 +1388,7 @@ test_window_damaged_store (void)
   Ui ui = { NULL };
 
   /* A record line in the middle of the snapshot becomes garbage. */
+  g_free (fill_store (collection, 5, 0));
   g_file_get_contents (snapshot, &contents, NULL, &error);
   g_assert_no_error (error);
   lines = g_strsplit (contents, "\n", -1);
@@ -1412,6 +1430,9 @@ test_window_damaged_store (void)
   ui_close (&ui);
 }
 
+static gboolean focus_is_in (Ui        *ui,
+                             GtkWidget *ancestor);
+
 /* A search that hides the selected record keeps it in the editor; when
  * the search closes it is selected again and scrolled into view. Text
  * inside nested objects and arrays matches too. */
@@ -1433,7 +1454,7 @@ test_window_search_keeps_selection (void)
   run_for (200);
   record = tether_collection_lookup_cid (ui.collection, cid);
   g_assert_true (list_selected_record (&ui) == record);
-  g_assert_true (row_in_view (&ui, record));
+  wait_for_row_in_view (&ui, record);
 
   /* A record whose only match is deep inside. */
   meta = json_from_string ("{\"tags\": [\"plain\", {\"place\": \"Zanzibar\"}]}", NULL);
@@ -1458,7 +1479,9 @@ test_window_search_keeps_selection (void)
   run_for (200);
   g_assert_true (tether_window_get_selected_record (ui.window) == record);
   g_assert_true (list_selected_record (&ui) == record);
-  g_assert_true (row_in_view (&ui, record));
+  wait_for_row_in_view (&ui, record);
+  /* The keyboard is back on it too. */
+  g_assert_true (focus_is_in (&ui, gtk_widget_get_parent (GTK_WIDGET (find_row (&ui, record)))));
 
   ui_close (&ui);
 }
@@ -1556,6 +1579,84 @@ test_window_tab_from_list (void)
   ui_close (&ui);
 }
 
+static gboolean
+banner_shown (gpointer data)
+{
+  Ui *ui = data;
+
+  return gtk_revealer_get_reveal_child (GTK_REVEALER (find_named (GTK_WIDGET (ui->window), "banner_revealer")));
+}
+
+static gboolean
+banner_hidden (gpointer data)
+{
+  return !banner_shown (data);
+}
+
+/* Records made before a server was set are kept in a store of their own:
+ * once there is a server the window says they are there, and moves them
+ * into the server's collection on request, for the next sync to create. */
+static void
+test_window_local_records (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (BASE_APP_ID);
+  g_autofree char *collection = next_collection ();
+  g_autofree char *db = g_strdup_printf ("{\"records\": [], \"%s\": []}", collection);
+  g_autoptr(TetherTestJsonServer) server = start_json_server (db);
+  g_autoptr(JsonArray) on_server = NULL;
+  GListModel *visible;
+  GtkWidget *button;
+  Ui ui = { NULL };
+
+  ui_open (&ui, NULL);
+  g_assert_cmpstr (g_settings_get_string (settings, "collection"), ==, collection);
+  activate (&ui, "win.add");
+  tether_record_set_string (tether_window_get_selected_record (ui.window), "title", "Made on the train");
+  activate (&ui, "win.add");
+  tether_record_set_string (tether_window_get_selected_record (ui.window), "title", "Made at home");
+  run_for (50);
+
+  /* A server is set: its store is another one, empty. */
+  g_settings_set_string (settings, "server-url", tether_test_json_server_get_url (server));
+  ui.session = tether_window_get_session (ui.window);
+  ui.collection = tether_session_get_collection (ui.session);
+  wait_for (session_is_open, &ui);
+  visible = tether_window_get_visible_records (ui.window);
+  g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 0);
+
+  /* The window says where the records are. */
+  wait_for (banner_shown, &ui);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (find_named (GTK_WIDGET (ui.window), "banner_label"))),
+                   ==, "2 records made without a server are kept apart");
+  button = find_named (GTK_WIDGET (ui.window), "banner_button");
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (button)), ==, "win.adopt-records");
+
+  /* Moved here, they are changes to send... */
+  activate (&ui, "win.adopt-records");
+  wait_for_count (visible, 2);
+  wait_for (banner_hidden, &ui);
+  g_assert_cmpstr (subtitle (&ui), ==, "2 changes to send");
+
+  /* ...which the next sync creates on the server. */
+  sync_and_wait (&ui);
+  on_server = tether_test_json_server_dup_collection (server, collection);
+  g_assert_cmpuint (json_array_get_length (on_server), ==, 2);
+  g_assert_cmpstr (subtitle (&ui), ==, "All changes synced");
+
+  ui_close (&ui);
+
+  /* Nothing is left behind, so nothing is offered again. */
+  ui_open (&ui, tether_test_json_server_get_url (server));
+  g_settings_set_string (settings, "collection", collection);
+  ui.session = tether_window_get_session (ui.window);
+  ui.collection = tether_session_get_collection (ui.session);
+  wait_for (session_is_open, &ui);
+  wait_for_count (tether_window_get_visible_records (ui.window), 2);
+  run_for (200);
+  g_assert_false (banner_shown (&ui));
+  ui_close (&ui);
+}
+
 static void
 test_window_quit (void)
 {
@@ -1599,6 +1700,7 @@ main (int   argc,
   g_test_add_func ("/window/damaged-store", test_window_damaged_store);
   g_test_add_func ("/window/search-keeps-selection", test_window_search_keeps_selection);
   g_test_add_func ("/window/tab-from-list", test_window_tab_from_list);
+  g_test_add_func ("/window/local-records", test_window_local_records);
 
   return g_test_run ();
 }

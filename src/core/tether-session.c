@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "tether-session.h"
 
 struct _TetherSession
@@ -297,6 +299,220 @@ tether_session_close (TetherSession  *self,
   g_signal_handlers_disconnect_by_data (self->collection, self);
 
   return tether_store_close (self->store, error);
+}
+
+/* Moving records from another session */
+
+static gboolean
+is_local_only (TetherRecord *record)
+{
+  return tether_record_get_id (record) == NULL &&
+         tether_record_get_base (record) == NULL &&
+         tether_record_get_sync_state (record) != TETHER_SYNC_STATE_DELETED &&
+         tether_record_get_sync_state (record) != TETHER_SYNC_STATE_PUSHING;
+}
+
+guint
+tether_session_count_local_only (TetherSession *self)
+{
+  GListModel *model;
+  guint n_items;
+  guint count = 0;
+
+  g_return_val_if_fail (TETHER_IS_SESSION (self), 0);
+
+  model = G_LIST_MODEL (self->collection);
+  n_items = g_list_model_get_n_items (model);
+
+  for (guint i = 0; i < n_items; i++)
+    {
+      g_autoptr(TetherRecord) record = g_list_model_get_item (model, i);
+
+      if (is_local_only (record))
+        count++;
+    }
+
+  return count;
+}
+
+typedef struct
+{
+  TetherSession *source;
+  GPtrArray     *moved;   /* the records of @source now also here */
+} AdoptData;
+
+static void
+adopt_data_free (AdoptData *data)
+{
+  g_clear_object (&data->source);
+  g_clear_pointer (&data->moved, g_ptr_array_unref);
+  g_free (data);
+}
+
+static gboolean
+adopt_return_cb (gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AdoptData *data = g_task_get_task_data (task);
+
+  g_task_return_int (task, data->moved->len);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+adopt_source_flushed_cb (GObject      *object,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_store_flush_finish (TETHER_STORE (object), result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* The caller is likely to close @source once the move is done, which
+   * the store does not expect from inside its own flush callback: the
+   * result is returned from the main loop instead. */
+  g_idle_add (adopt_return_cb, g_steal_pointer (&task));
+}
+
+static void
+adopt_target_flushed_cb (GObject      *object,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AdoptData *data = g_task_get_task_data (task);
+  TetherSession *source = data->source;
+  g_autoptr(GError) error = NULL;
+  GCancellable *cancellable;
+
+  /* Not on disk here: then they stay where they were. */
+  if (!tether_store_flush_finish (TETHER_STORE (object), result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  if (!source->open)
+    {
+      g_task_return_new_error (task, TETHER_STORE_ERROR, TETHER_STORE_ERROR_CLOSED,
+                               _("The records could not be moved: their store was closed."));
+      return;
+    }
+
+  /* None of them ever reached a server, so each goes outright, with no
+   * deletion left to send. */
+  for (guint i = 0; i < data->moved->len; i++)
+    tether_collection_delete (source->collection, g_ptr_array_index (data->moved, i));
+  save_dirty_now (source);
+
+  cancellable = g_task_get_cancellable (task);
+  tether_store_flush_async (source->store,
+                            cancellable,
+                            adopt_source_flushed_cb,
+                            g_steal_pointer (&task));
+}
+
+void
+tether_session_adopt_records_async (TetherSession       *self,
+                                    TetherSession       *source,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_object_unref);
+  GListModel *model;
+  AdoptData *data;
+  guint n_items;
+
+  g_return_if_fail (TETHER_IS_SESSION (self));
+  g_return_if_fail (TETHER_IS_SESSION (source));
+  g_return_if_fail (self != source);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, tether_session_adopt_records_async);
+
+  if (!self->open || !source->open)
+    {
+      g_task_return_new_error (task, TETHER_STORE_ERROR, TETHER_STORE_ERROR_CLOSED,
+                               _("The records could not be moved: a store is not open."));
+      return;
+    }
+
+  data = g_new0 (AdoptData, 1);
+  data->source = g_object_ref (source);
+  data->moved = g_ptr_array_new_with_free_func (g_object_unref);
+  g_task_set_task_data (task, data, (GDestroyNotify) adopt_data_free);
+
+  model = G_LIST_MODEL (source->collection);
+  n_items = g_list_model_get_n_items (model);
+
+  for (guint i = 0; i < n_items; i++)
+    {
+      g_autoptr(TetherRecord) record = g_list_model_get_item (model, i);
+      g_autoptr(TetherRecord) copy = NULL;
+      g_autoptr(GBytes) line = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (!is_local_only (record))
+        continue;
+
+      /* Already here: a move that was cut short. */
+      if (tether_collection_lookup_cid (self->collection, tether_record_get_cid (record)) != NULL)
+        {
+          g_ptr_array_add (data->moved, g_steal_pointer (&record));
+          continue;
+        }
+
+      /* The record as its store keeps it: the same client id, fields,
+       * revision and time of last change. */
+      line = tether_record_serialize (record);
+      copy = tether_record_new_from_line (line, &error);
+      if (copy == NULL)
+        {
+          g_warning ("Could not copy record %s: %s", tether_record_get_cid (record), error->message);
+          continue;
+        }
+
+      if (tether_record_get_sync_state (copy) != TETHER_SYNC_STATE_PENDING)
+        tether_record_set_sync_state (copy, TETHER_SYNC_STATE_PENDING);
+
+      g_ptr_array_add (added, g_steal_pointer (&copy));
+      g_ptr_array_add (data->moved, g_steal_pointer (&record));
+    }
+
+  g_debug ("Moving %u records from %s to %s", data->moved->len,
+           g_file_peek_path (source->directory), g_file_peek_path (self->directory));
+
+  /* Saved by on_record_added_cb(); on disk here before they go there. */
+  tether_collection_add_many (self->collection, (TetherRecord **) added->pdata, added->len);
+  save_dirty_now (self);
+
+  tether_store_flush_async (self->store,
+                            cancellable,
+                            adopt_target_flushed_cb,
+                            g_steal_pointer (&task));
+}
+
+guint
+tether_session_adopt_records_finish (TetherSession  *self,
+                                     GAsyncResult   *result,
+                                     GError        **error)
+{
+  gssize n;
+
+  g_return_val_if_fail (TETHER_IS_SESSION (self), 0);
+  g_return_val_if_fail (g_task_is_valid (result, self), 0);
+
+  n = g_task_propagate_int (G_TASK (result), error);
+
+  return n < 0 ? 0 : (guint) n;
 }
 
 static void

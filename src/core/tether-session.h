@@ -50,6 +50,29 @@ gboolean          tether_session_open_finish       (TetherSession       *self,
 gboolean          tether_session_open              (TetherSession       *self,
                                                     GError             **error);
 
+/* Records made here that no server has seen: no server id, never sent,
+ * not deleted. In the store used without a server, every record. */
+guint             tether_session_count_local_only  (TetherSession       *self);
+
+/* Moves the local-only records of @source (see above) into this
+ * session's collection, for the next sync to create them on this
+ * session's server: the records made while no server was set, which
+ * that store keeps apart from each server's. Each keeps its client id,
+ * fields and time of last change, and arrives pending. Both sessions
+ * must be open. The records are written here before they are removed
+ * from @source, so a move cut short by a crash leaves them in both
+ * stores, never in neither; moving again then only removes from @source
+ * what is already here. Completes when both stores have the change on
+ * disk; the result is the number of records moved. */
+void              tether_session_adopt_records_async  (TetherSession       *self,
+                                                       TetherSession       *source,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+guint             tether_session_adopt_records_finish (TetherSession       *self,
+                                                       GAsyncResult        *result,
+                                                       GError             **error);
+
 /* Writes what is queued and releases the store. */
 gboolean          tether_session_close             (TetherSession       *self,
                                                     GError             **error);

@@ -21,6 +21,8 @@ struct _TetherWindow
   GSettings            *settings;
   TetherSession        *session;
 
+  TetherSession        *local_session;
+
   GtkCustomSorter      *sorter;
   GtkSortListModel     *sort_model;
   GtkCustomFilter      *filter;
@@ -31,6 +33,8 @@ struct _TetherWindow
   TetherRecord         *shown_record;
   TetherRecord         *pending_selection;
   guint                 scroll_source;
+  guint                 focus_tick;
+  guint                 focus_tries;
   guint                 scroll_to_selection : 1;
   TetherRecord         *deleted_record;
   TetherSyncState       deleted_state;
@@ -41,6 +45,7 @@ struct _TetherWindow
   guint                 waiting_for_network : 1;
   guint                 last_sync_failed : 1;
   guint                 banner_offline : 1;
+  guint                 banner_local : 1;
 
   /* Template widgets */
   AdwToastOverlay      *toast_overlay;
@@ -76,6 +81,10 @@ static void on_application_session_cb      (TetherWindow      *self,
 static void tether_window_show_record      (TetherWindow *self,
                                             TetherRecord *record);
 static void tether_window_update_sync_tooltip (TetherWindow *self);
+static void tether_window_focus_selection  (TetherWindow *self);
+static void tether_window_show_error       (TetherWindow *self,
+                                            const char   *title,
+                                            const char   *details);
 
 enum {
   PROP_0,
@@ -369,6 +378,20 @@ on_search_stopped_cb (TetherWindow   *self,
   gtk_search_bar_set_search_mode (self->search_bar, FALSE);
 }
 
+static void
+on_search_mode_cb (TetherWindow *self)
+{
+  if (gtk_search_bar_get_search_mode (self->search_bar))
+    return;
+
+  /* Closing the search shows every record again. */
+  gtk_editable_set_text (GTK_EDITABLE (self->search_entry), "");
+
+  if (gtk_single_selection_get_selected_item (self->selection) != NULL ||
+      self->pending_selection != NULL)
+    tether_window_focus_selection (self);
+}
+
 /* The list and the editor */
 
 static void
@@ -576,6 +599,55 @@ on_selection_items_changed_cb (TetherWindow *self,
   on_selection_changed_cb (self);
 }
 
+/* The row widgets exist once the list has been laid out after scrolling:
+ * the focus goes to the selected one from the next frames. */
+static gboolean
+focus_selection_tick_cb (GtkWidget     *widget,
+                         GdkFrameClock *frame_clock,
+                         gpointer       user_data)
+{
+  TetherWindow *self = user_data;
+  TetherRecord *selected = gtk_single_selection_get_selected_item (self->selection);
+  GtkWidget *item = NULL;
+
+  if (selected != NULL && tether_window_models_settled (self))
+    item = gtk_widget_get_first_child (widget);
+
+  for (; item != NULL; item = gtk_widget_get_next_sibling (item))
+    {
+      GtkWidget *row = gtk_widget_get_first_child (item);
+
+      if (row != NULL && TETHER_IS_RECORD_ROW (row) &&
+          tether_record_row_get_record (TETHER_RECORD_ROW (row)) == selected &&
+          gtk_widget_get_mapped (item))
+        {
+          gtk_widget_grab_focus (item);
+          self->focus_tick = 0;
+          return G_SOURCE_REMOVE;
+        }
+    }
+
+  if (self->focus_tries-- > 0)
+    return G_SOURCE_CONTINUE;
+
+  self->focus_tick = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* Where the keyboard goes when the search closes: back to the selected
+ * record in the list. The list would otherwise give the focus to the row
+ * it last had, and scroll there, away from the selection. */
+static void
+tether_window_focus_selection (TetherWindow *self)
+{
+  self->focus_tries = 30;
+
+  if (self->focus_tick == 0)
+    self->focus_tick = gtk_widget_add_tick_callback (GTK_WIDGET (self->list_view),
+                                                     focus_selection_tick_cb,
+                                                     self, NULL);
+}
+
 static gboolean
 scroll_to_selection_cb (gpointer user_data)
 {
@@ -739,6 +811,7 @@ tether_window_show_banner (TetherWindow *self,
   gtk_widget_set_visible (GTK_WIDGET (self->banner_button), button_label != NULL);
   gtk_revealer_set_reveal_child (self->banner_revealer, TRUE);
   self->banner_offline = FALSE;
+  self->banner_local = FALSE;
 }
 
 static void
@@ -746,11 +819,157 @@ tether_window_hide_banner (TetherWindow *self)
 {
   gtk_revealer_set_reveal_child (self->banner_revealer, FALSE);
   self->banner_offline = FALSE;
+  self->banner_local = FALSE;
+}
+
+/* Records made without a server live in a store of their own, apart from
+ * each server's: once a server is set they are out of sight, and a user
+ * would think them lost. The window opens that store beside its own,
+ * says how many records wait there, and offers to move them into this
+ * server's collection, where the next sync creates them. */
+
+static void
+tether_window_close_local_session (TetherWindow *self)
+{
+  g_autoptr(TetherSession) session = g_steal_pointer (&self->local_session);
+  g_autoptr(GError) error = NULL;
+
+  if (session != NULL && tether_session_is_open (session) &&
+      !tether_session_close (session, &error))
+    g_warning ("Could not close the store of records made without a server: %s", error->message);
+}
+
+static void
+on_local_session_open_cb (GObject      *object,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  TetherSession *session = TETHER_SESSION (object);
+  g_autoptr(TetherWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = NULL;
+  guint n_records;
+
+  /* A damaged store is open with what could be read. */
+  if (!tether_session_open_finish (session, result, &error) &&
+      !tether_session_is_open (session))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("Records made without a server cannot be read: %s", error->message);
+      if (session == self->local_session)
+        g_clear_object (&self->local_session);
+      return;
+    }
+
+  /* The window moved on to another collection meanwhile. */
+  if (session != self->local_session)
+    {
+      tether_session_close (session, NULL);
+      return;
+    }
+
+  n_records = tether_session_count_local_only (session);
+  if (n_records == 0)
+    {
+      tether_window_close_local_session (self);
+      return;
+    }
+
+  message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                          "%u record made without a server is kept apart",
+                                          "%u records made without a server are kept apart",
+                                          n_records),
+                             n_records);
+  tether_window_show_banner (self, message, _("_Move Here"), "win.adopt-records");
+  self->banner_local = TRUE;
+}
+
+static void
+tether_window_look_for_local_records (TetherWindow *self)
+{
+  TetherAccount *account = tether_session_get_account (self->session);
+  g_autoptr(GFile) directory = NULL;
+
+  if (!tether_account_has_server (account) || self->local_session != NULL)
+    return;
+
+  directory = tether_store_default_directory ("", tether_account_get_collection (account));
+
+  /* Tether never ran without a server for this collection. */
+  if (g_file_equal (directory, tether_session_get_directory (self->session)) ||
+      !g_file_query_exists (directory, NULL))
+    return;
+
+  self->local_session = tether_session_new (account, directory);
+  tether_session_open_async (self->local_session,
+                             self->cancellable,
+                             on_local_session_open_cb,
+                             g_object_ref (self));
+}
+
+static void
+on_adopt_records_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(TetherWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *title = NULL;
+  AdwToast *toast;
+  guint n_records;
+
+  n_records = tether_session_adopt_records_finish (TETHER_SESSION (object), result, &error);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.adopt-records", TRUE);
+
+  if (error != NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        tether_window_show_error (self, _("Records not moved"), error->message);
+      return;
+    }
+
+  if (self->banner_local)
+    tether_window_hide_banner (self);
+  tether_window_close_local_session (self);
+
+  title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                        "%u record moved here; sync to send it",
+                                        "%u records moved here; sync to send them",
+                                        n_records),
+                           n_records);
+  toast = adw_toast_new (title);
+  adw_toast_set_button_label (toast, _("_Sync"));
+  adw_toast_set_action_name (toast, "win.sync");
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+static void
+tether_window_adopt_records_action (GtkWidget  *widget,
+                                    const char *action_name,
+                                    GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+
+  if (self->local_session == NULL ||
+      !tether_session_is_open (self->local_session) ||
+      !tether_session_is_open (self->session))
+    return;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.adopt-records", FALSE);
+  tether_session_adopt_records_async (self->session,
+                                      self->local_session,
+                                      self->cancellable,
+                                      on_adopt_records_cb,
+                                      g_object_ref (self));
 }
 
 static void
 on_banner_close_cb (TetherWindow *self)
 {
+  /* The records stay where they are, and the offer comes back next time. */
+  if (self->banner_local)
+    tether_window_close_local_session (self);
+
   tether_window_hide_banner (self);
 }
 
@@ -825,6 +1044,8 @@ tether_window_session_opened (TetherWindow *self)
   if (selected[0] != '\0' &&
       (record = tether_collection_lookup_cid (collection, selected)) != NULL)
     tether_window_select_record (self, record);
+
+  tether_window_look_for_local_records (self);
 }
 
 static void
@@ -1424,6 +1645,7 @@ tether_window_detach_session (TetherWindow *self)
   g_clear_object (&self->deleted_record);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo-delete", FALSE);
   tether_window_hide_banner (self);
+  tether_window_close_local_session (self);
   self->waiting_for_network = FALSE;
   self->last_sync_failed = FALSE;
   self->n_conflicts = 0;
@@ -1544,6 +1766,10 @@ tether_window_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->interval_source, g_source_remove);
   g_clear_handle_id (&self->scroll_source, g_source_remove);
+  if (self->focus_tick != 0 && self->list_view != NULL)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self->list_view), self->focus_tick);
+  self->focus_tick = 0;
+  tether_window_close_local_session (self);
   g_clear_object (&self->network_monitor);
 
   if (self->shown_record != NULL)
@@ -1686,6 +1912,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.delete-record", NULL, tether_window_delete_record_action);
   gtk_widget_class_install_action (widget_class, "win.undo-delete", NULL, tether_window_undo_delete_action);
   gtk_widget_class_install_action (widget_class, "win.damage-details", NULL, tether_window_damage_details_action);
+  gtk_widget_class_install_action (widget_class, "win.adopt-records", NULL, tether_window_adopt_records_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, GDK_CONTROL_MASK, "win.delete-record", NULL);
@@ -1703,6 +1930,9 @@ tether_window_init (TetherWindow *self)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->search_entry, "stop-search",
                            G_CALLBACK (on_search_stopped_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->search_bar, "notify::search-mode-enabled",
+                           G_CALLBACK (on_search_mode_cb), self,
                            G_CONNECT_SWAPPED);
   g_object_bind_property (self->search_button, "active",
                           self->search_bar, "search-mode-enabled",
