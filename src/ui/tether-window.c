@@ -446,7 +446,8 @@ tether_window_count_conflicts (TetherWindow *self)
 }
 
 /* The line under the window title: where the records stand with the
- * server, in a few words that fit a narrow window. */
+ * server, in a few words that fit a narrow window (about 16 characters
+ * beside the header bar's buttons at its narrowest). */
 static void
 tether_window_update_sync_status (TetherWindow *self)
 {
@@ -459,7 +460,7 @@ tether_window_update_sync_status (TetherWindow *self)
   if (tether_sync_get_running (sync) && tether_sync_get_progress_text (sync) != NULL)
     subtitle = g_strdup (tether_sync_get_progress_text (sync));
   else if (!tether_account_has_server (tether_session_get_account (self->session)))
-    subtitle = g_strdup (_("Not connected to a server"));
+    subtitle = g_strdup (_("No server set"));
   else if (self->waiting_for_network)
     subtitle = g_strdup (_("Offline"));
   else if (self->last_sync_failed)
@@ -480,8 +481,8 @@ tether_window_update_sync_status (TetherWindow *self)
                                 n_to_send);
   else if (n_conflicts > 0)
     subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                             "%u conflict to resolve",
-                                             "%u conflicts to resolve",
+                                             "%u conflict",
+                                             "%u conflicts",
                                              n_conflicts),
                                 n_conflicts);
   else
