@@ -1657,6 +1657,31 @@ test_window_local_records (void)
   ui_close (&ui);
 }
 
+/* A row's detail line leaves out the client-id field under the name the
+ * account gives it, as the editor does. */
+static void
+test_window_row_bookkeeping (void)
+{
+  Ui ui = { NULL };
+  TetherRecordRow *row;
+  TetherRecord *record;
+
+  ui_open (&ui, NULL);
+  tether_account_set_client_id_field (tether_session_get_account (ui.session), "ref");
+
+  activate (&ui, "win.add");
+  record = tether_window_get_selected_record (ui.window);
+  tether_record_set_string (record, "title", "Buy milk");
+  tether_record_set_string (record, "ref", "made-on-the-laptop");
+  tether_record_set_string (record, "note", "semi-skimmed");
+
+  row = wait_for_row (&ui, record);
+  run_for (20);
+  g_assert_cmpstr (row_label (row, "detail_label"), ==, "semi-skimmed");
+
+  ui_close (&ui);
+}
+
 static void
 test_window_quit (void)
 {
@@ -1693,6 +1718,7 @@ main (int   argc,
   g_test_add_func ("/window/error-details", test_window_error_details);
   g_test_add_func ("/window/switch-collection", test_window_switch_collection);
   g_test_add_func ("/window/row-detail", test_window_row_detail);
+  g_test_add_func ("/window/row-bookkeeping", test_window_row_bookkeeping);
   g_test_add_func ("/window/quit", test_window_quit);
   g_test_add_func ("/window/big-list", test_window_big_list);
   g_test_add_func ("/window/folded-open", test_window_folded_open);

@@ -775,9 +775,21 @@ on_items_changed_cb (TetherWindow *self)
 static void
 setup_row_cb (GtkSignalListItemFactory *factory,
               GtkListItem              *item,
-              gpointer                  user_data)
+              TetherWindow             *self)
 {
-  gtk_list_item_set_child (item, tether_record_row_new ());
+  GtkWidget *row = tether_record_row_new ();
+
+  /* The row's detail line leaves out the server's bookkeeping, whose
+   * field names are settings of the account all sessions share. */
+  if (self->session != NULL)
+    {
+      TetherAccount *account = tether_session_get_account (self->session);
+
+      g_object_bind_property (account, "id-field", row, "id-field", G_BINDING_SYNC_CREATE);
+      g_object_bind_property (account, "client-id-field", row, "client-id-field", G_BINDING_SYNC_CREATE);
+    }
+
+  gtk_list_item_set_child (item, row);
 }
 
 static void
@@ -1708,7 +1720,7 @@ tether_window_constructed (GObject *object)
   gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
 
   factory = gtk_signal_list_item_factory_new ();
-  g_signal_connect (factory, "setup", G_CALLBACK (setup_row_cb), NULL);
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_row_cb), self);
   g_signal_connect (factory, "bind", G_CALLBACK (bind_row_cb), NULL);
   g_signal_connect (factory, "unbind", G_CALLBACK (unbind_row_cb), NULL);
   gtk_list_view_set_factory (self->list_view, factory);
