@@ -1675,6 +1675,60 @@ test_closed (void)
 }
 
 static void
+close_in_flush_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  gboolean *closed = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (tether_store_flush_finish (TETHER_STORE (object), result, &error));
+  g_assert_no_error (error);
+  g_assert_true (tether_store_close (TETHER_STORE (object), &error));
+  g_assert_no_error (error);
+  *closed = TRUE;
+}
+
+/* Closing the store from the callback of a flush: the write that
+ * completed the flush must not look at the store's journal afterwards. */
+static void
+test_close_in_flush (void)
+{
+  g_autoptr(GFile) dir = store_dir ("close-in-flush");
+  g_autoptr(TetherStore) store = tether_store_new (dir);
+  g_autoptr(TetherCollection) collection = tether_collection_new ();
+  g_autoptr(TetherCollection) reopened = tether_collection_new ();
+  g_autoptr(GError) error = NULL;
+  gboolean closed = FALSE;
+
+  g_assert_true (open_store (store, collection, &error));
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autoptr(TetherRecord) record = tether_record_new ();
+      g_autofree char *title = g_strdup_printf ("Record %u", i);
+
+      tether_record_set_string (record, "title", title);
+      tether_collection_add (collection, record);
+      tether_store_save (store, record);
+    }
+
+  tether_store_flush_async (store, NULL, close_in_flush_cb, &closed);
+  while (!closed)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (tether_store_is_open (store));
+
+  /* Everything flushed is there. */
+  g_clear_object (&store);
+  store = tether_store_new (dir);
+  g_assert_true (open_store (store, reopened, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (reopened)), ==, 10);
+  g_assert_true (tether_store_close (store, &error));
+}
+
+static void
 test_close_while_opening (void)
 {
   g_autoptr(GFile) dir = store_dir ("close-opening");
@@ -1782,6 +1836,7 @@ main (int   argc,
   g_test_add_func ("/store/group-commit", test_group_commit);
   g_test_add_func ("/store/closed", test_closed);
   g_test_add_func ("/store/close-while-opening", test_close_while_opening);
+  g_test_add_func ("/store/close-in-flush", test_close_in_flush);
   g_test_add_func ("/store/blocking", test_blocking);
 
   ret = g_test_run ();

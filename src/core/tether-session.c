@@ -349,17 +349,6 @@ adopt_data_free (AdoptData *data)
   g_free (data);
 }
 
-static gboolean
-adopt_return_cb (gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  AdoptData *data = g_task_get_task_data (task);
-
-  g_task_return_int (task, data->moved->len);
-
-  return G_SOURCE_REMOVE;
-}
-
 static void
 adopt_source_flushed_cb (GObject      *object,
                          GAsyncResult *result,
@@ -374,10 +363,7 @@ adopt_source_flushed_cb (GObject      *object,
       return;
     }
 
-  /* The caller is likely to close @source once the move is done, which
-   * the store does not expect from inside its own flush callback: the
-   * result is returned from the main loop instead. */
-  g_idle_add (adopt_return_cb, g_steal_pointer (&task));
+  g_task_return_int (task, ((AdoptData *) g_task_get_task_data (task))->moved->len);
 }
 
 static void

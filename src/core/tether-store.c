@@ -1095,12 +1095,13 @@ batch_completed (TetherStore  *self,
       self->n_commits++;
       self->written_seq = batch->seq;
       g_clear_error (&self->write_error);
-      complete_waiters (self);
 
       if (self->compaction == NULL && !self->closing &&
           self->journal->length > MAX (COMPACT_MIN_JOURNAL_SIZE, self->snapshot_size))
         start_compaction (self, NULL);
 
+      /* Last: a waiter's callback may close the store. */
+      complete_waiters (self);
       return;
     }
 
