@@ -267,6 +267,40 @@ scan_member (const char *text)
 }
 
 static void
+collect_string_cb (const TetherJsonValue *value,
+                   gpointer               user_data)
+{
+  g_ptr_array_add (user_data, tether_json_value_dup_string (value));
+}
+
+/* Every string value, at any depth, in order; member names are not
+ * values. */
+static void
+test_string_values (void)
+{
+  static const char text[] =
+    "{\"a\": \"x\", \"b\": {\"c\": [\"y\", 1, \"z\\n\"], \"k\": null},"
+    " \"d\": \"q\\u00e9\", \"e\": [[[]]]}";
+  g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (tether_json_scan_strings (text, strlen (text), collect_string_cb, strings, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (strings->len, ==, 4);
+  g_assert_cmpstr (g_ptr_array_index (strings, 0), ==, "x");
+  g_assert_cmpstr (g_ptr_array_index (strings, 1), ==, "y");
+  g_assert_cmpstr (g_ptr_array_index (strings, 2), ==, "z\n");
+  g_assert_cmpstr (g_ptr_array_index (strings, 3), ==, "q\xc3\xa9");
+
+  /* A lone string is a value too; invalid text is refused. */
+  g_ptr_array_set_size (strings, 0);
+  g_assert_true (tether_json_scan_strings ("\"s\"", 3, collect_string_cb, strings, NULL));
+  g_assert_cmpuint (strings->len, ==, 1);
+  g_assert_false (tether_json_scan_strings ("[\"s\"", 4, collect_string_cb, strings, &error));
+  g_assert_error (error, TETHER_JSON_SCAN_ERROR, TETHER_JSON_SCAN_ERROR_INVALID);
+}
+
+static void
 test_strings (void)
 {
   TetherJsonValue value;
@@ -390,6 +424,7 @@ main (int   argc,
   g_test_add_func ("/json-scan/depth", test_depth);
   g_test_add_func ("/json-scan/object-members", test_object_members);
   g_test_add_func ("/json-scan/strings", test_strings);
+  g_test_add_func ("/json-scan/string-values", test_string_values);
   g_test_add_func ("/json-scan/integers", test_integers);
   g_test_add_func ("/json-scan/agrees-with-json-glib", test_agrees_with_json_glib);
 

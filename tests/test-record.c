@@ -1129,6 +1129,44 @@ test_hand_written_line (void)
   g_assert_finalize_object (record);
 }
 
+/* The text a search looks through: every string value, nested ones too,
+ * the same whether the record was parsed or only scanned. */
+static void
+test_text (void)
+{
+  static const char line[] =
+    "{\"cid\":\"c1\",\"state\":\"synced\",\"rev\":0,\"attributes\":"
+    "{\"title\":\"Buy milk\",\"tags\":[\"dairy\",\"Bio\"],\"where\":"
+    "{\"shop\":\"Corner \\\"Shop\\\"\"},\"n\":2,\"ok\":true,\"none\":null}}";
+  static const char expected[] = "Buy milk\ndairy\nBio\nCorner \"Shop\"\n";
+  g_autoptr(GError) error = NULL;
+  TetherRecord *record = record_from_string (line, &error);
+  TetherRecord *fresh = tether_record_new ();
+  g_autofree char *scanned = NULL;
+  g_autofree char *parsed = NULL;
+  g_autofree char *edited = NULL;
+  g_autofree char *empty = NULL;
+
+  g_assert_no_error (error);
+  scanned = tether_record_dup_text (record);
+  g_assert_cmpstr (scanned, ==, expected);
+
+  /* Parsed now (the attributes were asked for): the same text. */
+  g_assert_nonnull (tether_record_get_attributes (record));
+  parsed = tether_record_dup_text (record);
+  g_assert_cmpstr (parsed, ==, expected);
+
+  tether_record_set_string (record, "note", "semi-skimmed");
+  edited = tether_record_dup_text (record);
+  g_assert_true (g_str_has_suffix (edited, "semi-skimmed\n"));
+
+  empty = tether_record_dup_text (fresh);
+  g_assert_cmpstr (empty, ==, "");
+
+  g_assert_finalize_object (record);
+  g_assert_finalize_object (fresh);
+}
+
 static void
 test_modified_dates (void)
 {
@@ -1325,6 +1363,7 @@ main (int   argc,
   g_test_add_func ("/record/line/from-buffer", test_from_buffer);
   g_test_add_func ("/record/line/hand-written", test_hand_written_line);
   g_test_add_func ("/record/line/modified-dates", test_modified_dates);
+  g_test_add_func ("/record/line/text", test_text);
   g_test_add_func ("/record/line/invalid", test_invalid_lines);
   g_test_add_func ("/record/line/deep-but-valid", test_deep_but_valid);
 

@@ -16,10 +16,13 @@ G_DEFINE_QUARK (tether-json-scan-error-quark, tether_json_scan_error)
 
 typedef struct
 {
-  const char  *begin;
-  const char  *p;
-  const char  *end;
-  GError     **error;
+  const char            *begin;
+  const char            *p;
+  const char            *end;
+  GError               **error;
+  /* Called for every string value, member names aside. */
+  TetherJsonStringFunc   string_func;
+  gpointer               string_data;
 } Scanner;
 
 static gboolean scan_value (Scanner         *s,
@@ -524,7 +527,11 @@ scan_value (Scanner         *s,
   switch (*s->p)
     {
     case '"':
-      return scan_string (s, value);
+      if (!scan_string (s, value))
+        return FALSE;
+      if (s->string_func != NULL)
+        s->string_func (value, s->string_data);
+      return TRUE;
 
     case '{':
       return scan_object_body (s, depth + 1, NULL, NULL, value);
@@ -557,6 +564,29 @@ tether_json_scan_validate (const char  *data,
                            GError     **error)
 {
   Scanner s = { data, data, data + length, error };
+  TetherJsonValue value;
+
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+
+  skip_whitespace (&s);
+  if (!scan_value (&s, 0, &value))
+    return FALSE;
+  skip_whitespace (&s);
+
+  if (s.p != s.end)
+    return scanner_fail (&s, s.p, "unexpected data after the value");
+
+  return TRUE;
+}
+
+gboolean
+tether_json_scan_strings (const char            *data,
+                          gsize                  length,
+                          TetherJsonStringFunc   func,
+                          gpointer               user_data,
+                          GError               **error)
+{
+  Scanner s = { data, data, data + length, error, func, user_data };
   TetherJsonValue value;
 
   g_return_val_if_fail (data != NULL || length == 0, FALSE);

@@ -67,6 +67,10 @@ typedef void (*TetherJsonMemberFunc) (const TetherJsonValue *key,
                                       const TetherJsonValue *value,
                                       gpointer               user_data);
 
+/* Called for a string value (never a member name). */
+typedef void (*TetherJsonStringFunc) (const TetherJsonValue *value,
+                                      gpointer               user_data);
+
 GQuark    tether_json_scan_error_quark      (void);
 
 /* Validates that @data is exactly one JSON value, surrounded by nothing but
@@ -79,6 +83,15 @@ gboolean  tether_json_scan_validate         (const char             *data,
 gboolean  tether_json_scan_object           (const char             *data,
                                              gsize                   length,
                                              TetherJsonMemberFunc    func,
+                                             gpointer                user_data,
+                                             GError                **error);
+
+/* Validates that @data is exactly one JSON value (surrounded by nothing
+ * but JSON whitespace) and calls @func for every string value in it, at
+ * any depth, in document order. */
+gboolean  tether_json_scan_strings          (const char             *data,
+                                             gsize                   length,
+                                             TetherJsonStringFunc    func,
                                              gpointer                user_data,
                                              GError                **error);
 

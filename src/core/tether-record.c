@@ -2036,6 +2036,99 @@ tether_record_foreach (TetherRecord      *self,
   json_object_foreach_member (self->attributes, func, user_data);
 }
 
+static void
+append_scanned_text_cb (const TetherJsonValue *value,
+                        gpointer               user_data)
+{
+  GString *text = user_data;
+
+  if (value->escaped)
+    {
+      g_autofree char *unescaped = tether_json_value_dup_string (value);
+
+      g_string_append (text, unescaped);
+    }
+  else
+    {
+      /* Between the quotes, as it is. */
+      g_string_append_len (text, value->start + 1, value->length - 2);
+    }
+
+  g_string_append_c (text, '\n');
+}
+
+static void append_node_text (GString  *text,
+                              JsonNode *node);
+
+static void
+append_member_text_cb (JsonObject *object,
+                       const char *name,
+                       JsonNode   *node,
+                       gpointer    user_data)
+{
+  append_node_text (user_data, node);
+}
+
+static void
+append_element_text_cb (JsonArray *array,
+                        guint      index,
+                        JsonNode  *node,
+                        gpointer   user_data)
+{
+  append_node_text (user_data, node);
+}
+
+static void
+append_node_text (GString  *text,
+                  JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    json_object_foreach_member (json_node_get_object (node), append_member_text_cb, text);
+  else if (JSON_NODE_HOLDS_ARRAY (node))
+    json_array_foreach_element (json_node_get_array (node), append_element_text_cb, text);
+  else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      g_string_append (text, json_node_get_string (node));
+      g_string_append_c (text, '\n');
+    }
+}
+
+/**
+ * tether_record_dup_text:
+ *
+ * Every string value of the attributes, at any depth, each followed by
+ * "\n", in document order. A record not parsed yet is scanned in its stored
+ * text instead, so that searching a large collection does not parse (and
+ * keep in memory) every record it looks at.
+ *
+ * Returns: (transfer full): the text, possibly empty
+ */
+char *
+tether_record_dup_text (TetherRecord *self)
+{
+  GString *text;
+
+  g_return_val_if_fail (TETHER_IS_RECORD (self), NULL);
+
+  text = g_string_new (NULL);
+
+  if (is_lazy (self))
+    {
+      LineMembers members;
+
+      if (scan_line (self, &members) && (members.seen & (1u << LINE_ATTRIBUTES)))
+        tether_json_scan_strings (members.values[LINE_ATTRIBUTES].start,
+                                  members.values[LINE_ATTRIBUTES].length,
+                                  append_scanned_text_cb, text, NULL);
+    }
+  else if (self->attributes != NULL)
+    {
+      json_object_foreach_member (self->attributes, append_member_text_cb, text);
+    }
+
+  return g_string_free (text, FALSE);
+}
+
 /**
  * tether_record_to_json:
  *

@@ -107,6 +107,10 @@ void             tether_record_update               (TetherRecord   *self,
 void             tether_record_foreach              (TetherRecord   *self,
                                                      JsonObjectForeach func,
                                                      gpointer        user_data);
+/* Every text of the attributes, nested ones too, each followed by a line
+ * break, in order: what a search looks through. A record not parsed yet
+ * stays so. */
+char            *tether_record_dup_text             (TetherRecord   *self);
 
 /* What is sent to a server: a copy of the attributes. */
 JsonObject      *tether_record_to_json              (TetherRecord   *self);
