@@ -1269,10 +1269,25 @@ test_conflict_resolve_one (Fixture       *fixture,
 static const char *
 row_detail (GtkWidget *row)
 {
-  GtkWidget *label = GTK_WIDGET (gtk_widget_get_template_child (row, TETHER_TYPE_RECORD_ROW,
-                                                                "detail_label"));
+  GtkWidget *label = NULL;
 
-  return gtk_widget_get_visible (label) ? gtk_label_get_text (GTK_LABEL (label)) : "";
+  /* The row is built in code and names its parts. */
+  for (GtkWidget *w = gtk_widget_get_first_child (row); w != NULL && label == NULL;)
+    {
+      if (g_strcmp0 (gtk_widget_get_name (w), "detail_label") == 0)
+        label = w;
+      else if (gtk_widget_get_first_child (w) != NULL)
+        w = gtk_widget_get_first_child (w);
+      else
+        {
+          while (w != NULL && gtk_widget_get_next_sibling (w) == NULL && w != row)
+            w = gtk_widget_get_parent (w);
+          w = (w == NULL || w == row) ? NULL : gtk_widget_get_next_sibling (w);
+        }
+    }
+  g_assert_nonnull (label);
+
+  return gtk_widget_get_visible (label) ? gtk_inscription_get_text (GTK_INSCRIPTION (label)) : "";
 }
 
 /* The list row's second line is something a person wrote, never the

@@ -11,9 +11,22 @@
 
 #include "tether-record-row.h"
 
+/* More than the list's width shows, and no more: GTK lays out every row
+ * it keeps (up to some 200) whenever the list changes under a search, and
+ * the cost is in the length of the text. */
+#define DETAIL_MAX_CHARS 80
+
 /* One row of the record list. It follows its record through signals
  * only: when a pushed record receives its server id, notify::id updates
- * the row without any refresh code elsewhere. */
+ * the row without any refresh code elsewhere.
+ *
+ * GTK 4.8's list view makes a new row for every item that comes into its
+ * reach (some 200 around the view) and drops the rows of items that leave
+ * it, so that a search makes and drops hundreds of rows at each key
+ * press. The row is therefore built in code, not from a template, of as
+ * few widgets as it needs; its texts are inscriptions, sized from their
+ * font rather than by laying out their text; and the state icon's tooltip
+ * is made only when asked for. */
 struct _TetherRecordRow
 {
   GtkWidget     parent_instance;
@@ -22,10 +35,13 @@ struct _TetherRecordRow
   char         *client_id_field;
   char         *id_field;
 
-  GtkImage     *state_icon;
-  GtkLabel     *title_label;
-  GtkLabel     *detail_label;
-  GtkLabel     *id_label;
+  GtkImage       *state_icon;
+  /* Inscriptions, not labels: GTK measures every row the list keeps
+   * (some 200) whenever the list changes, and an inscription's size comes
+   * from its font, not from laying out its text. */
+  GtkInscription *title_label;
+  GtkInscription *detail_label;
+  GtkLabel       *id_label;
 };
 
 G_DEFINE_FINAL_TYPE (TetherRecordRow, tether_record_row, GTK_TYPE_WIDGET)
@@ -188,10 +204,10 @@ describe_detail (TetherRecordRow *self)
         {
           const char *end = text;
 
-          /* At most 200 characters, cut between two of them.
+          /* At most DETAIL_MAX_CHARS characters, cut between two of them.
            * g_utf8_substring() cannot be used: it reads past the end of a
            * shorter text. */
-          for (guint n = 0; n < 200 && *end != '\0'; n++)
+          for (guint n = 0; n < DETAIL_MAX_CHARS && *end != '\0'; n++)
             end = g_utf8_next_char (end);
 
           return g_strdelimit (g_strndup (text, end - text), "\n\r\t", ' ');
@@ -216,12 +232,12 @@ update_title (TetherRecordRow *self)
 
   if (title == NULL || title[0] == '\0')
     {
-      gtk_label_set_text (self->title_label, _("Untitled"));
+      gtk_inscription_set_text (self->title_label, _("Untitled"));
       gtk_widget_add_css_class (GTK_WIDGET (self->title_label), "dim-label");
     }
   else
     {
-      gtk_label_set_text (self->title_label, title);
+      gtk_inscription_set_text (self->title_label, title);
       gtk_widget_remove_css_class (GTK_WIDGET (self->title_label), "dim-label");
     }
 }
@@ -236,7 +252,7 @@ update_detail (TetherRecordRow *self)
 
   detail = describe_detail (self);
 
-  gtk_label_set_text (self->detail_label, detail);
+  gtk_inscription_set_text (self->detail_label, detail);
   gtk_widget_set_visible (GTK_WIDGET (self->detail_label), detail[0] != '\0');
 }
 
@@ -257,6 +273,22 @@ update_id (TetherRecordRow *self)
     }
 }
 
+static gboolean
+query_state_tooltip_cb (GtkWidget       *icon,
+                        int              x,
+                        int              y,
+                        gboolean         keyboard_mode,
+                        GtkTooltip      *tooltip,
+                        TetherRecordRow *self)
+{
+  if (self->record == NULL)
+    return FALSE;
+
+  gtk_tooltip_set_text (tooltip, tether_sync_state_describe (tether_record_get_sync_state (self->record)));
+
+  return TRUE;
+}
+
 static void
 update_state (TetherRecordRow *self)
 {
@@ -268,7 +300,6 @@ update_state (TetherRecordRow *self)
   const char *description = tether_sync_state_describe (state);
 
   gtk_image_set_from_icon_name (self->state_icon, tether_sync_state_icon_name (state));
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_icon), description);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_icon),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, description,
                                   -1);
@@ -401,6 +432,21 @@ tether_record_row_set_id_field (TetherRecordRow *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ID_FIELD]);
 }
 
+static void
+place (TetherRecordRow *self,
+       GtkWidget       *child,
+       int              column,
+       int              row,
+       int              row_span)
+{
+  GtkLayoutManager *layout = gtk_widget_get_layout_manager (GTK_WIDGET (self));
+  GtkGridLayoutChild *info = GTK_GRID_LAYOUT_CHILD (gtk_layout_manager_get_layout_child (layout, child));
+
+  gtk_grid_layout_child_set_column (info, column);
+  gtk_grid_layout_child_set_row (info, row);
+  gtk_grid_layout_child_set_row_span (info, row_span);
+}
+
 GtkWidget *
 tether_record_row_new (void)
 {
@@ -414,9 +460,7 @@ tether_record_row_dispose (GObject *object)
   GtkWidget *child;
 
   tether_record_row_set_record (self, NULL);
-  gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_RECORD_ROW);
 
-  /* The template's box has no name, so dispose_template() leaves it. */
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
     gtk_widget_unparent (child);
 
@@ -528,21 +572,61 @@ tether_record_row_class_init (TetherRecordRowClass *klass)
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PREFIX "/tether-record-row.ui");
-  gtk_widget_class_bind_template_child (widget_class, TetherRecordRow, state_icon);
-  gtk_widget_class_bind_template_child (widget_class, TetherRecordRow, title_label);
-  gtk_widget_class_bind_template_child (widget_class, TetherRecordRow, detail_label);
-  gtk_widget_class_bind_template_child (widget_class, TetherRecordRow, id_label);
-
-  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_GRID_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "tether-record-row");
 }
 
 static void
 tether_record_row_init (TetherRecordRow *self)
 {
+  GtkLayoutManager *layout = gtk_widget_get_layout_manager (GTK_WIDGET (self));
+
   self->client_id_field = g_strdup ("clientId");
   self->id_field = g_strdup ("id");
 
-  gtk_widget_init_template (GTK_WIDGET (self));
+  gtk_widget_add_css_class (GTK_WIDGET (self), "record-row");
+  gtk_grid_layout_set_column_spacing (GTK_GRID_LAYOUT (layout), 12);
+  gtk_grid_layout_set_row_spacing (GTK_GRID_LAYOUT (layout), 3);
+
+  /* icon │ title   │ id
+   *      │ detail  │      (the children straight in the row's grid) */
+  self->state_icon = g_object_new (GTK_TYPE_IMAGE,
+                                   "accessible-role", GTK_ACCESSIBLE_ROLE_IMG,
+                                   "valign", GTK_ALIGN_CENTER,
+                                   "has-tooltip", TRUE,
+                                   "name", "state_icon",
+                                   NULL);
+  g_signal_connect_object (self->state_icon, "query-tooltip",
+                           G_CALLBACK (query_state_tooltip_cb), self, 0);
+  gtk_widget_set_parent (GTK_WIDGET (self->state_icon), GTK_WIDGET (self));
+  place (self, GTK_WIDGET (self->state_icon), 0, 0, 2);
+
+  self->title_label = g_object_new (GTK_TYPE_INSCRIPTION,
+                                    "xalign", 0.0f,
+                                    "hexpand", TRUE,
+                                    "text-overflow", GTK_INSCRIPTION_OVERFLOW_ELLIPSIZE_END,
+                                    "css-classes", (const char * const[]) { "heading", NULL },
+                                    "name", "title_label",
+                                    NULL);
+  gtk_widget_set_parent (GTK_WIDGET (self->title_label), GTK_WIDGET (self));
+  place (self, GTK_WIDGET (self->title_label), 1, 0, 1);
+
+  self->detail_label = g_object_new (GTK_TYPE_INSCRIPTION,
+                                     "xalign", 0.0f,
+                                     "hexpand", TRUE,
+                                     "text-overflow", GTK_INSCRIPTION_OVERFLOW_ELLIPSIZE_END,
+                                     "css-classes", (const char * const[]) { "dim-label", NULL },
+                                     "name", "detail_label",
+                                     NULL);
+  gtk_widget_set_parent (GTK_WIDGET (self->detail_label), GTK_WIDGET (self));
+  place (self, GTK_WIDGET (self->detail_label), 1, 1, 1);
+
+  self->id_label = g_object_new (GTK_TYPE_LABEL,
+                                 "valign", GTK_ALIGN_CENTER,
+                                 "xalign", 1.0f,
+                                 "css-classes", (const char * const[]) { "caption", "dim-label", "record-id", NULL },
+                                 "name", "id_label",
+                                 NULL);
+  gtk_widget_set_parent (GTK_WIDGET (self->id_label), GTK_WIDGET (self));
+  place (self, GTK_WIDGET (self->id_label), 2, 0, 2);
 }

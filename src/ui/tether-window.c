@@ -25,6 +25,8 @@ struct _TetherWindow
 
   GtkCustomSorter      *sorter;
   GtkSortListModel     *sort_model;
+  guint                 resort_source;
+  guint                 sort_by_modified : 1;
   GtkCustomFilter      *filter;
   GtkFilterListModel   *filter_model;
   GtkSingleSelection   *selection;
@@ -211,18 +213,61 @@ tether_window_select_record (TetherWindow *self,
   tether_window_show_record (self, record);
 }
 
-/* Sorting and filtering */
+/* Sorting and filtering
+ *
+ * Both run over every record, a sort many times: what they compare and
+ * search is made once per record and kept on it (as qdata) until the
+ * record changes. */
+
+/* How long edits pause before a changed record takes its new place. */
+#define RESORT_DELAY_MS 500
+
+static GQuark sort_key_quark;
+static GQuark search_text_quark;
+
+typedef struct
+{
+  char *title;  /* the title the key was made from */
+  char *key;    /* the collation key of its case-folded form */
+} SortKey;
+
+static void
+sort_key_free (SortKey *key)
+{
+  g_free (key->title);
+  g_free (key->key);
+  g_free (key);
+}
+
+/* The key is checked against the title, which the record derives from
+ * its fields: a key made from an older title is made again. */
+static const char *
+record_sort_key (TetherRecord *record)
+{
+  const char *title = tether_record_get_title (record);
+  SortKey *key = g_object_get_qdata (G_OBJECT (record), sort_key_quark);
+
+  if (title == NULL)
+    title = "";
+
+  if (key == NULL || strcmp (key->title, title) != 0)
+    {
+      g_autofree char *folded = g_utf8_casefold (title, -1);
+
+      key = g_new (SortKey, 1);
+      key->title = g_strdup (title);
+      key->key = g_utf8_collate_key (folded, -1);
+      g_object_set_qdata_full (G_OBJECT (record), sort_key_quark, key, (GDestroyNotify) sort_key_free);
+    }
+
+  return key->key;
+}
 
 static int
 compare_titles (TetherRecord *a,
                 TetherRecord *b)
 {
-  const char *ta = tether_record_get_title (a);
-  const char *tb = tether_record_get_title (b);
-  g_autofree char *fa = g_utf8_casefold (ta ? ta : "", -1);
-  g_autofree char *fb = g_utf8_casefold (tb ? tb : "", -1);
-
-  return g_utf8_collate (fa, fb);
+  return strcmp (record_sort_key (a), record_sort_key (b));
 }
 
 static int
@@ -233,9 +278,8 @@ sort_records_cb (gconstpointer a,
   TetherWindow *self = user_data;
   TetherRecord *ra = (TetherRecord *)a;
   TetherRecord *rb = (TetherRecord *)b;
-  g_autofree char *order = g_settings_get_string (self->settings, "sort-order");
 
-  if (g_strcmp0 (order, "modified") == 0)
+  if (self->sort_by_modified)
     {
       GDateTime *ma = tether_record_get_modified (ra);
       GDateTime *mb = tether_record_get_modified (rb);
@@ -254,69 +298,23 @@ sort_records_cb (gconstpointer a,
   return compare_titles (ra, rb);
 }
 
-typedef struct
+/* Every text of a record, nested ones too (a list of tags, an address),
+ * case-folded, one per line: a search never spans two. A record not
+ * parsed yet is read from its stored text, and stays unparsed. */
+static const char *
+record_search_text (TetherRecord *record)
 {
-  const char *needle;
-  gboolean    found;
-} SearchData;
+  char *text = g_object_get_qdata (G_OBJECT (record), search_text_quark);
 
-static gboolean node_matches (JsonNode   *node,
-                              const char *needle);
-
-static void
-search_member_cb (JsonObject  *object,
-                  const char  *member_name,
-                  JsonNode    *member_node,
-                  gpointer     user_data)
-{
-  SearchData *data = user_data;
-
-  if (!data->found && node_matches (member_node, data->needle))
-    data->found = TRUE;
-}
-
-static void
-search_element_cb (JsonArray *array,
-                   guint      index,
-                   JsonNode  *element_node,
-                   gpointer   user_data)
-{
-  SearchData *data = user_data;
-
-  if (!data->found && node_matches (element_node, data->needle))
-    data->found = TRUE;
-}
-
-/* Text anywhere in the value counts, also inside objects and arrays
- * (a list of tags, an address). */
-static gboolean
-node_matches (JsonNode   *node,
-              const char *needle)
-{
-  SearchData data = { needle, FALSE };
-
-  switch (JSON_NODE_TYPE (node))
+  if (text == NULL)
     {
-    case JSON_NODE_VALUE:
-      if (json_node_get_value_type (node) == G_TYPE_STRING)
-        {
-          g_autofree char *folded = g_utf8_casefold (json_node_get_string (node), -1);
-          return strstr (folded, needle) != NULL;
-        }
-      return FALSE;
+      g_autofree char *raw = tether_record_dup_text (record);
 
-    case JSON_NODE_OBJECT:
-      json_object_foreach_member (json_node_get_object (node), search_member_cb, &data);
-      return data.found;
-
-    case JSON_NODE_ARRAY:
-      json_array_foreach_element (json_node_get_array (node), search_element_cb, &data);
-      return data.found;
-
-    case JSON_NODE_NULL:
-    default:
-      return FALSE;
+      text = g_utf8_casefold (raw, -1);
+      g_object_set_qdata_full (G_OBJECT (record), search_text_quark, text, g_free);
     }
+
+  return text;
 }
 
 static gboolean
@@ -324,14 +322,44 @@ filter_record_cb (gpointer item,
                   gpointer user_data)
 {
   TetherWindow *self = user_data;
-  SearchData data = { self->search_folded, FALSE };
 
   if (self->search_folded == NULL || self->search_folded[0] == '\0')
     return TRUE;
 
-  tether_record_foreach (TETHER_RECORD (item), search_member_cb, &data);
+  return strstr (record_search_text (TETHER_RECORD (item)), self->search_folded) != NULL;
+}
 
-  return data.found;
+static gboolean
+resort_cb (gpointer user_data)
+{
+  TetherWindow *self = user_data;
+
+  self->resort_source = 0;
+  gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* A record changed: what was kept for searching it is stale, and when its
+ * sort key moved, the list sorts again once the edits pause (not at every
+ * key press, and once for a sync that changed many records). */
+static void
+on_record_changed_cb (TetherWindow *self,
+                      TetherRecord *record,
+                      const char   *field)
+{
+  SortKey *key = g_object_get_qdata (G_OBJECT (record), sort_key_quark);
+  const char *title = tether_record_get_title (record);
+
+  g_object_set_qdata (G_OBJECT (record), search_text_quark, NULL);
+
+  /* Records change as the window's session closes, after dispose. */
+  if (self->sorter == NULL)
+    return;
+
+  if (self->resort_source == 0 &&
+      (self->sort_by_modified || key == NULL || g_strcmp0 (key->title, title ? title : "") != 0))
+    self->resort_source = g_timeout_add (RESORT_DELAY_MS, resort_cb, self);
 }
 
 static void
@@ -1591,6 +1619,10 @@ tether_window_back_action (GtkWidget  *widget,
 static void
 on_sort_order_changed_cb (TetherWindow *self)
 {
+  g_autofree char *order = g_settings_get_string (self->settings, "sort-order");
+
+  self->sort_by_modified = g_strcmp0 (order, "modified") == 0;
+  g_clear_handle_id (&self->resort_source, g_source_remove);
   gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
 }
 
@@ -1617,6 +1649,9 @@ tether_window_attach_session (TetherWindow *self)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (collection, "record-removed",
                            G_CALLBACK (on_record_removed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (collection, "record-changed",
+                           G_CALLBACK (on_record_changed_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (collection, "notify::n-unsynced",
                            G_CALLBACK (tether_window_update_sync_status), self,
@@ -1702,6 +1737,11 @@ tether_window_constructed (GObject *object)
 
   /* collection → sort → filter → selection → list view. GTK sorts and
    * filters incrementally, so a large collection never stalls a frame. */
+  {
+    g_autofree char *order = g_settings_get_string (self->settings, "sort-order");
+
+    self->sort_by_modified = g_strcmp0 (order, "modified") == 0;
+  }
   self->sorter = gtk_custom_sorter_new (sort_records_cb, self, NULL);
   self->sort_model = gtk_sort_list_model_new (NULL, g_object_ref (GTK_SORTER (self->sorter)));
   gtk_sort_list_model_set_incremental (self->sort_model, TRUE);
@@ -1801,6 +1841,7 @@ tether_window_dispose (GObject *object)
   g_clear_object (&self->filter);
   g_clear_object (&self->sort_model);
   g_clear_object (&self->sorter);
+  g_clear_handle_id (&self->resort_source, g_source_remove);
 
   G_OBJECT_CLASS (tether_window_parent_class)->dispose (object);
 }
@@ -1869,6 +1910,9 @@ tether_window_class_init (TetherWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  sort_key_quark = g_quark_from_static_string ("tether-window-sort-key");
+  search_text_quark = g_quark_from_static_string ("tether-window-search-text");
 
   object_class->constructed = tether_window_constructed;
   object_class->dispose = tether_window_dispose;
