@@ -691,7 +691,26 @@ type_next_cb (gpointer user_data)
     child->step++;
 
   child->last_keystroke = now;
-  gtk_editable_set_text (GTK_EDITABLE (child->entry), typed[child->step]);
+
+  /* As a keyboard types: the next character goes at the end. Replacing
+   * the whole text would first empty the entry, which a search entry
+   * reports at once, and every step would start the search afresh. */
+  {
+    GtkEditable *editable = GTK_EDITABLE (child->entry);
+    const char *shown = gtk_editable_get_text (editable);
+    const char *next = typed[child->step];
+
+    if (next[0] != '\0' && g_str_has_prefix (next, shown))
+      {
+        int position = (int) g_utf8_strlen (shown, -1);
+
+        gtk_editable_insert_text (editable, next + strlen (shown), -1, &position);
+      }
+    else
+      {
+        gtk_editable_set_text (editable, next);
+      }
+  }
 
   /* The narrowing query and the clearing wait for their results. */
   if (child->step != NARROWED_STEP && child->step + 1 < G_N_ELEMENTS (typed))
