@@ -558,15 +558,17 @@ scan_value (Scanner         *s,
     }
 }
 
-gboolean
-tether_json_scan_validate (const char  *data,
-                           gsize        length,
-                           GError     **error)
+/* One whole value, nothing but whitespace around it, @func called for
+ * each string value in it (if not %NULL). */
+static gboolean
+scan_whole_value (const char            *data,
+                  gsize                  length,
+                  TetherJsonStringFunc   func,
+                  gpointer               user_data,
+                  GError               **error)
 {
-  Scanner s = { data, data, data + length, error };
+  Scanner s = { data, data, data + length, error, func, user_data };
   TetherJsonValue value;
-
-  g_return_val_if_fail (data != NULL || length == 0, FALSE);
 
   skip_whitespace (&s);
   if (!scan_value (&s, 0, &value))
@@ -580,26 +582,26 @@ tether_json_scan_validate (const char  *data,
 }
 
 gboolean
+tether_json_scan_validate (const char  *data,
+                           gsize        length,
+                           GError     **error)
+{
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+
+  return scan_whole_value (data, length, NULL, NULL, error);
+}
+
+gboolean
 tether_json_scan_strings (const char            *data,
                           gsize                  length,
                           TetherJsonStringFunc   func,
                           gpointer               user_data,
                           GError               **error)
 {
-  Scanner s = { data, data, data + length, error, func, user_data };
-  TetherJsonValue value;
-
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
 
-  skip_whitespace (&s);
-  if (!scan_value (&s, 0, &value))
-    return FALSE;
-  skip_whitespace (&s);
-
-  if (s.p != s.end)
-    return scanner_fail (&s, s.p, "unexpected data after the value");
-
-  return TRUE;
+  return scan_whole_value (data, length, func, user_data, error);
 }
 
 gboolean
