@@ -1240,6 +1240,9 @@ test_invalid_lines (void)
     "{\"cid\":\"c\",\"rev\":\"1\"}",
     "{\"cid\":\"c\",\"modified\":\"yesterday\"}",
     "{\"cid\":\"c\",\"modified\":\"2026-02-30T00:00:00.000000Z\"}",
+    /* Valid, but past what GDateTime holds once in UTC (year 10000). */
+    "{\"cid\":\"c\",\"modified\":\"9999-12-31T23:59:59-14:00\"}",
+    "{\"cid\":\"c\",\"modified\":\"0001-01-01T00:00:00+14:00\"}",
     "{\"cid\":\"c\",\"modified\":0}",
     "{\"cid\":\"c\",\"etag\":1}",
     "{\"cid\":\"c\",\"error\":false}",

@@ -504,6 +504,15 @@ parse_modified (const TetherJsonValue *value,
   if (dt == NULL)
     return FALSE;
 
+  /* "9999-12-31T23:59:59-14:00" is a valid date and time whose instant,
+   * in UTC, is past what a GDateTime holds: it could not be given back. */
+  {
+    g_autoptr(GDateTime) in_utc = g_date_time_to_utc (dt);
+
+    if (in_utc == NULL)
+      return FALSE;
+  }
+
   *usec = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
 
   return TRUE;
